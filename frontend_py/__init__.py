@@ -1,0 +1,1 @@
+"""CLOV browser client, run by PyScript on Pyodide (see index.html)."""

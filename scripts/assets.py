@@ -1,0 +1,151 @@
+"""Build the browser runtime into ``assets/`` from the pinned npm packages.
+
+The server serves ``assets/`` at the URL ``/assets/``; nothing is ever fetched from a CDN.
+This script:
+
+1. runs ``npm ci`` when ``node_modules/`` is missing or older than ``package-lock.json``;
+2. copies only the files each package needs at run time (see ``RUNTIME_FILES``) into
+   ``assets/<name>/``, replacing whatever was there.
+
+Plain CPython 3.11 standard library, no dependencies. Run it from anywhere::
+
+    python scripts/assets.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+LOCKFILE = ROOT / "package-lock.json"
+ASSETS = ROOT / "assets"
+
+
+@dataclass(frozen=True)
+class RuntimeFiles:
+    """The files of one npm package that a browser fetches, and where they go under assets/."""
+
+    package: str  # npm package name, e.g. "@pyscript/core"
+    source_dir: str  # folder inside the package that holds the files
+    patterns: tuple[str, ...]  # glob patterns inside source_dir (hashed chunk names need globs)
+    exclude_suffixes: tuple[str, ...] = (".map",)
+
+
+# assets/<key>/ <- files of one package. onnxruntime-web joins this table later.
+RUNTIME_FILES: dict[str, RuntimeFiles] = {
+    # loadPyodide() fetches exactly these five (pyodide.mjs is the entry point we import).
+    "pyodide": RuntimeFiles(
+        package="pyodide",
+        source_dir=".",
+        patterns=(
+            "pyodide.mjs",
+            "pyodide.asm.mjs",
+            "pyodide.asm.wasm",
+            "python_stdlib.zip",
+            "pyodide-lock.json",
+        ),
+    ),
+    # core.js + core.css and the chunks it imports. Chunk names carry content hashes, so
+    # take every chunk: the ones for features we do not use (editor, terminal, py-game,
+    # MicroPython) are only fetched if a page uses them.
+    "pyscript": RuntimeFiles(
+        package="@pyscript/core",
+        source_dir="dist",
+        patterns=("*.js", "*.css"),
+    ),
+}
+
+
+def package_dir(package: str) -> Path:
+    """Folder of an installed npm package."""
+    return NODE_MODULES.joinpath(*package.split("/"))
+
+
+def installed_version(package: str) -> str | None:
+    """Version of an installed npm package, or None when it is not installed."""
+    manifest = package_dir(package) / "package.json"
+    if not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text(encoding="utf-8"))["version"]
+
+
+def locked_version(package: str) -> str:
+    """Version of a package as pinned in package-lock.json."""
+    lock = json.loads(LOCKFILE.read_text(encoding="utf-8"))
+    return lock["packages"][f"node_modules/{package}"]["version"]
+
+
+def node_modules_is_stale() -> bool:
+    """True when node_modules/ is missing or does not match package-lock.json."""
+    # npm ci writes node_modules/.package-lock.json; it must be newer than the lockfile.
+    marker = NODE_MODULES / ".package-lock.json"
+    if not marker.is_file() or marker.stat().st_mtime < LOCKFILE.stat().st_mtime:
+        return True
+    return any(
+        installed_version(spec.package) != locked_version(spec.package)
+        for spec in RUNTIME_FILES.values()
+    )
+
+
+def install_node_modules() -> None:
+    """Install exactly what package-lock.json pins."""
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("assets: npm not found; install Node.js 20+ (it ships npm)")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=ROOT, check=True
+    )
+
+
+def runtime_sources(spec: RuntimeFiles) -> list[Path]:
+    """The files of one package to copy; fails when a pattern matches nothing."""
+    source_dir = package_dir(spec.package) / spec.source_dir
+    files: list[Path] = []
+    for pattern in spec.patterns:
+        matches = sorted(
+            path
+            for path in source_dir.glob(pattern)
+            if path.is_file() and not path.name.endswith(spec.exclude_suffixes)
+        )
+        if not matches:
+            raise FileNotFoundError(f"{spec.package}: nothing matches {spec.source_dir}/{pattern}")
+        files.extend(matches)
+    return files
+
+
+def copy_runtime_files(name: str, spec: RuntimeFiles) -> list[Path]:
+    """Replace assets/<name>/ with the runtime files of one package."""
+    target = ASSETS / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    copied = []
+    for source in runtime_sources(spec):
+        copied.append(Path(shutil.copy2(source, target / source.name)))
+    return copied
+
+
+def build_assets() -> list[Path]:
+    """Install node_modules if needed, then copy every package's runtime files."""
+    if node_modules_is_stale():
+        install_node_modules()
+    copied: list[Path] = []
+    for name, spec in RUNTIME_FILES.items():
+        copied.extend(copy_runtime_files(name, spec))
+    return copied
+
+
+def main() -> None:
+    copied = build_assets()
+    total = sum(path.stat().st_size for path in copied)
+    print(f"assets: {len(copied)} files, {total / 1e6:.1f} MB in {ASSETS.relative_to(ROOT)}/")
+
+
+if __name__ == "__main__":
+    main()

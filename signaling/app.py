@@ -1,0 +1,68 @@
+"""The Starlette application: HTTP API, signaling socket, static app, broker lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import secrets
+from pathlib import Path
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from signaling.broker import Broker
+from signaling.config import Settings
+from signaling.invites import Invites
+from signaling.memorybroker import MemoryBroker
+from signaling.ratelimit import KeyedLimiter
+from signaling.redisbroker import RedisBroker
+from signaling.relay import Hub
+from signaling.rooms import RoomsAPI
+from signaling.static import SecurityHeaders, static_routes
+
+log = logging.getLogger("clov")
+
+
+def make_broker(settings: Settings) -> Broker:
+    if settings.redis_url:
+        return RedisBroker(settings.redis_url, member_ttl=settings.member_ttl)
+    return MemoryBroker()
+
+
+def create_app(settings: Settings) -> Starlette:
+    secret = settings.secret
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        log.warning("no CLOV_SECRET set: using a random secret; invite links will not survive a restart")
+    invites = Invites(secret, settings.invite_ttl)
+    broker = make_broker(settings)
+    hub = Hub(settings, broker, invites)
+    api = RoomsAPI(broker, invites, KeyedLimiter(settings.room_create_rate, settings.room_create_burst))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await broker.start(hub.deliver)
+        heartbeat = asyncio.create_task(hub.heartbeat())
+        # Long-lived start-up objects out of the collector's way: it decided the join tail.
+        gc.collect()
+        gc.freeze()
+        log.info("ready", extra={"broker": type(broker).__name__})
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            await broker.close()
+
+    routes = [
+        Route("/api/rooms", api.create, methods=["POST"]),
+        Route("/api/rooms/{room}", api.show, methods=["GET"]),
+        Route("/healthz", api.health, methods=["GET"]),
+        WebSocketRoute("/ws/{room}", hub.serve),
+        *static_routes(Path(settings.static_root)),
+    ]
+    middleware = [Middleware(SecurityHeaders, strict_transport=settings.tls)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

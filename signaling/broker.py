@@ -1,0 +1,78 @@
+"""The broker: where rooms and their members live, and how messages reach them.
+
+Two implementations share this interface: `MemoryBroker` (one process, the default) and
+`RedisBroker` (any number of server processes on one Redis). A server instance hands the
+broker a `Deliver` callback; the broker calls it for every message meant for this instance's
+own sockets, whichever instance sent it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Awaitable, Callable, Optional
+
+from signaling.protocol import Peer
+
+# deliver(room, to, exclude, text): `to` set: one peer; else every member but `exclude`.
+Deliver = Callable[[str, Optional[str], Optional[str], str], Awaitable[None]]
+
+
+class BrokerUnavailable(Exception):
+    """The broker's backing store does not answer."""
+
+
+class NoSuchRoom(Exception):
+    pass
+
+
+class RoomFull(Exception):
+    pass
+
+
+class Broker(ABC):
+    """Rooms, membership with capacity, and the relay between members."""
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    async def close(self) -> None:
+        return None
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Return when the broker answers; raise `BrokerUnavailable` otherwise."""
+
+    @abstractmethod
+    async def create_room(self, room: str, ttl: int) -> None:
+        """Create a room that lives `ttl` seconds."""
+
+    @abstractmethod
+    async def occupancy(self, room: str) -> int | None:
+        """Members in `room`, or None when there is no such room."""
+
+    @abstractmethod
+    async def join(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+        """Add `peer` atomically if the room has space; return the members already there.
+
+        Raises `NoSuchRoom` or `RoomFull`. The caller announces the join with `broadcast`.
+        """
+
+    @abstractmethod
+    async def leave(self, room: str, peer: str) -> bool:
+        """Remove `peer`; True if it was a member (the caller then announces it)."""
+
+    @abstractmethod
+    async def send(self, room: str, to: str, text: str) -> bool:
+        """Deliver `text` to member `to` of `room`; False when `to` is not a member."""
+
+    @abstractmethod
+    async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
+        """Deliver `text` to every member of `room` except `exclude`."""
+
+    async def heartbeat(self, local: dict[str, set[str]]) -> list[tuple[str, str]]:
+        """Keep this instance's members (room -> peer ids) alive.
+
+        Returns the (room, peer) memberships that were lost (expired or dropped by the store),
+        so their sockets can be told to rejoin. Brokers without expiry lose nothing.
+        """
+        return []

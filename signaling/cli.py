@@ -1,0 +1,78 @@
+"""`clov serve`: run the signaling server and the app. Every flag has a CLOV_* variable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import uvicorn
+
+from signaling import logs
+from signaling.app import create_app
+from signaling.config import OPTIONS, Settings
+from signaling.devcert import ensure_dev_cert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clov", description="CLOV, the online photo booth.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the CLOV server: the app, the rooms API and the signaling socket.",
+        epilog="Each option can also be set by the environment variable shown; the flag wins.",
+    )
+    for opt in OPTIONS:
+        serve.add_argument(
+            opt.flag,
+            dest=opt.name,
+            type=str,
+            default=None,
+            metavar=opt.env,
+            help=f"{opt.help} (env {opt.env}, default {opt.default!r})",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {opt.env: getattr(args, opt.name) for opt in OPTIONS if getattr(args, opt.name) is not None}
+    try:
+        settings = Settings.from_env({**os.environ, **flags})
+    except ValueError as exc:
+        print(f"clov: invalid option: {exc}", file=sys.stderr)
+        return 2
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        print("clov: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    cert, key = settings.tls_cert or None, settings.tls_key or None
+    if settings.dev_cert and not cert:
+        cert_path, key_path = ensure_dev_cert(Path(settings.static_root) / ".clov")
+        cert, key = str(cert_path), str(key_path)
+    scheme = "https" if cert else "http"
+    host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    print(f"CLOV is running: open {scheme}://{host}:{settings.port}/", file=sys.stderr, flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        ws="websockets-sansio",
+        ws_max_size=1024 * 1024,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_timeout,
+        log_config=None,
+        access_log=settings.log_level == "debug",
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

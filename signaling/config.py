@@ -1,0 +1,102 @@
+"""Configuration: one table of options, each an environment variable with a documented default.
+
+`clov serve --help` is generated from the same table, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "CLOV_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "127.0.0.1", "address to listen on"),
+    Option("port", "8000", "TCP port to listen on", int),
+    Option("redis_url", "", "Redis URL (redis://host:port/db); empty: in-memory broker, one process"),
+    Option("secret", "", "secret that signs invite tokens; empty: random per start (invites die with the process)"),
+    Option("invite_ttl", "86400", "seconds an invite link (and its room) stays valid", int),
+    Option("tls_cert", "", "PEM certificate file for HTTPS/WSS"),
+    Option("tls_key", "", "PEM private key file for HTTPS/WSS"),
+    Option("dev_cert", "false", "serve HTTPS with a self-signed certificate for localhost, made on demand", _bool),
+    Option("stun_urls", "", "comma-separated STUN URLs given to clients (stun:host:port)", _list),
+    Option("turn_urls", "", "comma-separated TURN URLs given to clients (turn:host:port?transport=udp)", _list),
+    Option("turn_secret", "", "coturn use-auth-secret shared secret; with it, each peer gets ephemeral credentials"),
+    Option("turn_ttl", "86400", "seconds ephemeral TURN credentials stay valid", int),
+    Option("message_rate", "50", "signaling messages per second allowed per connection (sustained)", float),
+    Option("message_burst", "200", "signaling messages a connection may send in one burst", int),
+    Option("room_create_rate", "0.5", "rooms per second one client address may create (sustained)", float),
+    Option("room_create_burst", "20", "rooms one client address may create in one burst", int),
+    Option("ping_interval", "10", "seconds between WebSocket pings; a socket silent for interval+timeout is dead", float),
+    Option("ping_timeout", "10", "seconds to wait for a pong before a socket counts as dead", float),
+    Option("member_ttl", "30", "seconds a Redis membership lives without a heartbeat (crashed instances)", float),
+    Option("static_root", str(PROJECT_ROOT), "folder holding index.html, frontend_py/ and assets/"),
+    Option("log_level", "info", "log level: debug, info, warning, error"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    redis_url: str
+    secret: str
+    invite_ttl: int
+    tls_cert: str
+    tls_key: str
+    dev_cert: bool
+    stun_urls: tuple[str, ...]
+    turn_urls: tuple[str, ...]
+    turn_secret: str
+    turn_ttl: int
+    message_rate: float
+    message_burst: int
+    room_create_rate: float
+    room_create_burst: int
+    ping_interval: float
+    ping_timeout: float
+    member_ttl: float
+    static_root: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Settings from `environ` (default `os.environ`), then `overrides` given as parsed values."""
+        environ = os.environ if environ is None else environ
+        values = {opt.name: opt.parse(environ.get(opt.env, opt.default)) for opt in OPTIONS}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert) or self.dev_cert
+
+
+assert [f.name for f in fields(Settings)] == [opt.name for opt in OPTIONS]

@@ -1,0 +1,239 @@
+"""The CLOV signaling wire protocol: message types, parsing, validation and limits.
+
+One source of truth for the server and the browser client, so this module imports only the
+standard library and nothing from the server. Every malformed input raises `ProtocolError`
+and nothing else; the server turns it into an `error` message and a close code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+CAPACITY = 6
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_NAME_LENGTH = 32
+
+INVALID_TOKEN = "invalid_token"
+NO_ROOM = "no_room"
+ROOM_FULL = "room_full"
+BAD_MESSAGE = "bad_message"
+RATE_LIMITED = "rate_limited"
+
+CLOSE_CODES: dict[str, int] = {
+    INVALID_TOKEN: 4401,
+    NO_ROOM: 4404,
+    ROOM_FULL: 4409,
+    BAD_MESSAGE: 4400,
+    RATE_LIMITED: 4429,
+}
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Bidi embeddings, overrides and isolates can make a name render as someone else's text.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+class ProtocolError(Exception):
+    """A message broke the protocol; `code` is one of the contract's error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def close_code(self) -> int:
+        return CLOSE_CODES[self.code]
+
+
+@dataclass(frozen=True)
+class Peer:
+    id: str
+    name: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Join:
+    token: str
+    name: str
+    type: str = field(default="join", init=False)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A relayed message: `to` when a client sends it, `sender` when the server delivers it."""
+
+    data: dict[str, Any]
+    to: str | None = None
+    sender: str | None = None
+    type: str = field(default="signal", init=False)
+
+
+@dataclass(frozen=True)
+class Welcome:
+    peer: str
+    peers: list[Peer]
+    ice_servers: list[dict[str, Any]]
+    type: str = field(default="welcome", init=False)
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+    type: str = field(default="error", init=False)
+
+
+@dataclass(frozen=True)
+class PeerJoined:
+    peer: Peer
+    type: str = field(default="peer-joined", init=False)
+
+
+@dataclass(frozen=True)
+class PeerLeft:
+    peer: str
+    type: str = field(default="peer-left", init=False)
+
+
+ClientMessage = Union[Join, Signal]
+ServerMessage = Union[Welcome, Error, Signal, PeerJoined, PeerLeft]
+Message = Union[ClientMessage, ServerMessage]
+
+
+def is_valid_id(value: object) -> bool:
+    """Room and peer ids: 1-64 URL-safe characters."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def clean_name(value: object) -> str:
+    """Return the display name trimmed and NFC-normalised, or raise `ProtocolError`.
+
+    Any script is welcome; control, unassigned and bidi-override characters are not.
+    """
+    if not isinstance(value, str):
+        raise ProtocolError(BAD_MESSAGE, "name must be a string")
+    name = unicodedata.normalize("NFC", value.strip())
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise ProtocolError(BAD_MESSAGE, f"name must be 1-{MAX_NAME_LENGTH} characters")
+    for char in name:
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            raise ProtocolError(BAD_MESSAGE, f"name contains a forbidden character U+{ord(char):04X}")
+    return name
+
+
+def encode(message: Message) -> str:
+    """Serialise a message to its JSON text."""
+    return json.dumps(_to_json(message), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Parse what a client sent the server."""
+    obj = _load(raw)
+    kind = obj.get("type")
+    if kind == "join":
+        token = obj.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError(BAD_MESSAGE, "join needs a token string")
+        return Join(token=token, name=clean_name(obj.get("name")))
+    if kind == "signal":
+        to = obj.get("to")
+        if not is_valid_id(to):
+            raise ProtocolError(BAD_MESSAGE, "signal needs a peer id in 'to'")
+        return Signal(to=to, data=_data(obj))
+    raise ProtocolError(BAD_MESSAGE, f"unknown message type {_describe(kind)}")
+
+
+def parse_server_message(raw: str | bytes) -> ServerMessage:
+    """Parse what the server sent a client."""
+    obj = _load(raw)
+    kind = obj.get("type")
+    if kind == "welcome":
+        peer, peers, ice = obj.get("peer"), obj.get("peers"), obj.get("ice_servers")
+        if not is_valid_id(peer) or not isinstance(peers, list) or not isinstance(ice, list):
+            raise ProtocolError(BAD_MESSAGE, "malformed welcome")
+        if not all(isinstance(server, dict) for server in ice):
+            raise ProtocolError(BAD_MESSAGE, "malformed ice_servers")
+        return Welcome(peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice)
+    if kind == "error":
+        code, message = obj.get("code"), obj.get("message")
+        if code not in CLOSE_CODES or not isinstance(message, str):
+            raise ProtocolError(BAD_MESSAGE, "malformed error")
+        return Error(code=code, message=message)
+    if kind == "signal":
+        sender = obj.get("from")
+        if not is_valid_id(sender):
+            raise ProtocolError(BAD_MESSAGE, "signal needs a peer id in 'from'")
+        return Signal(sender=sender, data=_data(obj))
+    if kind == "peer-joined":
+        return PeerJoined(peer=_peer(obj.get("peer")))
+    if kind == "peer-left":
+        peer = obj.get("peer")
+        if not is_valid_id(peer):
+            raise ProtocolError(BAD_MESSAGE, "peer-left needs a peer id")
+        return PeerLeft(peer=peer)
+    raise ProtocolError(BAD_MESSAGE, f"unknown message type {_describe(kind)}")
+
+
+def _load(raw: str | bytes) -> dict[str, Any]:
+    size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError(BAD_MESSAGE, f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        obj = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(BAD_MESSAGE, "message must be a JSON object")
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _data(obj: dict[str, Any]) -> dict[str, Any]:
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError(BAD_MESSAGE, "signal needs an object in 'data'")
+    return data
+
+
+def _peer(value: object) -> Peer:
+    if not isinstance(value, dict) or not is_valid_id(value.get("id")):
+        raise ProtocolError(BAD_MESSAGE, "malformed peer")
+    return Peer(id=value["id"], name=clean_name(value.get("name")))
+
+
+def _describe(value: object) -> str:
+    return repr(value)[:40]
+
+
+def _to_json(message: Message) -> dict[str, Any]:
+    if isinstance(message, Join):
+        return {"type": "join", "token": message.token, "name": message.name}
+    if isinstance(message, Signal):
+        if message.sender is not None:
+            return {"type": "signal", "from": message.sender, "data": message.data}
+        return {"type": "signal", "to": message.to, "data": message.data}
+    if isinstance(message, Welcome):
+        return {
+            "type": "welcome",
+            "peer": message.peer,
+            "peers": [p.to_json() for p in message.peers],
+            "ice_servers": message.ice_servers,
+        }
+    if isinstance(message, Error):
+        return {"type": "error", "code": message.code, "message": message.message}
+    if isinstance(message, PeerJoined):
+        return {"type": "peer-joined", "peer": message.peer.to_json()}
+    if isinstance(message, PeerLeft):
+        return {"type": "peer-left", "peer": message.peer}
+    raise TypeError(f"not a protocol message: {message!r}")
