@@ -164,7 +164,7 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
         return Welcome(peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice)
     if kind == "error":
         code, message = obj.get("code"), obj.get("message")
-        if code not in CLOSE_CODES or not isinstance(message, str):
+        if not isinstance(code, str) or code not in CLOSE_CODES or not isinstance(message, str):
             raise ProtocolError(BAD_MESSAGE, "malformed error")
         return Error(code=code, message=message)
     if kind == "signal":

@@ -1,0 +1,160 @@
+"""Fixtures that start real things: Debian's redis-server and `clov serve` processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-not-for-production"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+class RedisServer:
+    """A redis-server on a free port; `stop()` and `start()` keep its data (append-only file)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (the test command installs it)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_until(self._answers), "redis-server did not start"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def flush(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            sock.sendall(b"FLUSHALL\r\n")
+            sock.recv(64)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Server:
+    """One `clov serve` process; its stderr (JSON logs) is kept in `log_path`."""
+
+    def __init__(self, tmp: Path, **env: str) -> None:
+        self.port = free_port()
+        self.env = {"CLOV_SECRET": SECRET, "CLOV_LOG_LEVEL": "debug", **env}
+        self.log_path = tmp / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        scheme = "https" if self.env.get("CLOV_DEV_CERT") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> "Server":
+        env = {**os.environ, **self.env, "CLOV_PORT": str(self.port)}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "signaling.cli", "serve"], env=env, cwd=ROOT, stderr=log,
+                stdout=subprocess.DEVNULL,
+            )
+        assert wait_until(self._listening, 20), f"server did not start:\n{self.log_path.read_text()}"
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(15)
+            self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def _listening(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, self.logs()
+        try:
+            return httpx.get(self.http + "/healthz", timeout=1, verify=False).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    """Factory: `start_server(**env)` starts a server; all are stopped after the test."""
+    servers: list[Server] = []
+
+    def start(**env: str) -> Server:
+        server = Server(tmp_path, **env).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def server(request: pytest.FixtureRequest, start_server) -> Server:  # type: ignore[no-untyped-def]
+    """A server on each broker: the contract must hold on both."""
+    if request.param == "redis":
+        redis_server: RedisServer = request.getfixturevalue("redis_server")
+        return start_server(CLOV_REDIS_URL=redis_server.url)
+    return start_server()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,71 @@
+"""`clov serve`: its help, TLS with a development certificate, and its logs."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+
+import httpx
+import pytest
+import websockets
+
+from signaling.config import OPTIONS
+from tests.client import Peer, create_room
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.anyio
+
+
+def test_help_documents_every_option_with_its_variable_and_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "serve", "--help"], capture_output=True, text=True, cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0
+    for opt in OPTIONS:
+        assert opt.flag in result.stdout and opt.env in result.stdout
+        if opt.name != "static_root":
+            assert f"default {opt.default!r}" in result.stdout
+
+
+def test_bad_option_value_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "serve", "--port", "eighty"], capture_output=True, text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "invalid option" in result.stderr
+
+
+async def test_dev_cert_serves_https_and_wss(start_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(CLOV_DEV_CERT="1", CLOV_STATIC_ROOT=str(tmp_path))
+    https = f"https://127.0.0.1:{server.port}"
+    cert = tmp_path / ".clov" / "dev-cert.pem"
+    context = ssl.create_default_context(cafile=str(cert))
+    response = httpx.post(https + "/api/rooms", verify=context)
+    assert response.status_code == 201
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    room = response.json()
+    async with websockets.connect(f"wss://localhost:{server.port}/ws/{room['room']}", ssl=context) as ws:
+        await ws.send(json.dumps({"type": "join", "token": room["token"], "name": "Ana"}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+
+
+async def test_logs_are_json_and_never_contain_a_token(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server()
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"])
+    httpx.get(f"{server.http}/api/rooms/{room['room']}", headers={"Authorization": f"Bearer {room['token']}"})
+    bad = await Peer.connect(server.ws, room["room"])
+    await bad.send(json.dumps({"type": "join", "token": room["token"] + "x", "name": "Eve"}))
+    await bad.closed_with()
+    await ana.close()
+    server.stop()
+    lines = [line for line in server.logs().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert any(r.get("msg") == "peer joined" and r.get("room") == room["room"] for r in records)
+    assert any(r.get("msg") == "refused" and r.get("code") == "invalid_token" for r in records)
+    signature = room["token"].split(".")[-1]
+    assert signature not in server.logs()

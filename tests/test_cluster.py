@@ -1,0 +1,121 @@
+"""Several server processes on one Redis: relay across them, capacity, crashes, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.client import Peer, create_room
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def pair(start_server, redis_server):  # type: ignore[no-untyped-def]
+    env = {"CLOV_REDIS_URL": redis_server.url, "CLOV_MEMBER_TTL": "3"}
+    return start_server(**env), start_server(**env)
+
+
+async def test_peers_on_different_processes_exchange_signals(pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = pair
+    room = create_room(one.http)
+    ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(two.ws, room["room"], room["token"], "Bo")
+    assert bo.welcome["peers"] == [{"id": ana.id, "name": "Ana"}]
+    assert await ana.receive() == {"type": "peer-joined", "peer": {"id": bo.id, "name": "Bo"}}
+    await bo.send({"type": "signal", "to": ana.id, "data": {"sdp": "offer"}})
+    assert await ana.receive() == {"type": "signal", "from": bo.id, "data": {"sdp": "offer"}}
+    await ana.send({"type": "signal", "to": bo.id, "data": {"sdp": "answer"}})
+    assert await bo.receive() == {"type": "signal", "from": ana.id, "data": {"sdp": "answer"}}
+    await bo.close()
+    assert await ana.receive() == {"type": "peer-left", "peer": bo.id}
+
+
+async def test_capacity_holds_across_processes(pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = pair
+    room = create_room(one.http)
+    sockets = await asyncio.gather(
+        *(Peer.connect((one, two)[i % 2].ws, room["room"]) for i in range(10))
+    )
+    replies = await asyncio.gather(
+        *(s.request({"type": "join", "token": room["token"], "name": f"n{i}"}) for i, s in enumerate(sockets))
+    )
+    kinds = sorted(r["type"] if r["type"] == "welcome" else r["code"] for r in replies)
+    assert kinds == ["room_full"] * 4 + ["welcome"] * 6
+    auth = {"Authorization": f"Bearer {room['token']}"}
+    assert httpx.get(f"{two.http}/api/rooms/{room['room']}", headers=auth).json()["occupancy"] == 6
+
+
+async def test_peers_of_a_crashed_instance_disappear(pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = pair
+    room = create_room(one.http)
+    ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
+    doomed = [await Peer.join(two.ws, room["room"], room["token"], f"d{i}") for i in range(2)]
+    for _ in doomed:
+        await ana.receive_until("peer-joined")
+    two.stop(signal.SIGKILL)
+    left = {(await ana.receive_until("peer-left", timeout=15))["peer"] for _ in doomed}
+    assert left == {p.id for p in doomed}
+    auth = {"Authorization": f"Bearer {room['token']}"}
+    assert httpx.get(f"{one.http}/api/rooms/{room['room']}", headers=auth).json()["occupancy"] == 1
+
+
+async def test_redis_outage_and_recovery(start_server, redis_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(CLOV_REDIS_URL=redis_server.url, CLOV_MEMBER_TTL="3")
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(server.ws, room["room"], room["token"], "Bo")
+    await ana.receive_until("peer-joined")
+    redis_server.stop()
+    try:
+        assert wait_until(lambda: httpx.get(server.http + "/healthz").status_code == 503, 10)
+        # During the outage a join is turned away cleanly and the joined sockets stay open.
+        late = await Peer.connect(server.ws, room["room"])
+        await late.send({"type": "join", "token": room["token"], "name": "Late"})
+        assert await late.closed_with(15) == 1013
+        await asyncio.sleep(1)
+        assert ana.connection.close_code is None and bo.connection.close_code is None
+    finally:
+        redis_server.start()
+    assert wait_until(lambda: httpx.get(server.http + "/healthz").status_code == 200, 15)
+
+    async def relayed() -> bool:
+        await bo.send({"type": "signal", "to": ana.id, "data": {"back": True}})
+        try:
+            return (await ana.receive_until("signal", timeout=1))["data"] == {"back": True}
+        except (asyncio.TimeoutError, TimeoutError):
+            return False
+
+    deadline = time.monotonic() + 15
+    while not await relayed():
+        assert time.monotonic() < deadline, "relay did not recover"
+    carl = await Peer.join(server.ws, room["room"], room["token"], "Carl")
+    assert {p["name"] for p in carl.welcome["peers"]} == {"Ana", "Bo"}
+    assert create_room(server.http)["room"]
+
+
+async def test_dead_socket_is_announced(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(CLOV_PING_INTERVAL="1", CLOV_PING_TIMEOUT="1")
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
+    # A raw client that joins and then never answers a ping: a browser whose network vanished.
+    silent = socket.create_connection(("127.0.0.1", server.port))
+    silent.sendall(
+        f"GET /ws/{room['room']} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert b" 101 " in silent.recv(4096)
+    payload = f'{{"type":"join","token":"{room["token"]}","name":"Ghost"}}'.encode()
+    mask = b"\x00\x00\x00\x00"
+    silent.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask + payload)
+    ghost = (await ana.receive_until("peer-joined"))["peer"]["id"]
+    started = time.monotonic()
+    assert await ana.receive_until("peer-left", timeout=30) == {"type": "peer-left", "peer": ghost}
+    assert time.monotonic() - started < 10
+    silent.close()

@@ -1,0 +1,128 @@
+"""The shared protocol module: parsing, validation, limits, and fuzzing of the parser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signaling import protocol
+from signaling.protocol import (
+    Error, Join, Peer, PeerJoined, PeerLeft, ProtocolError, Signal, Welcome,
+    clean_name, encode, parse_client_message, parse_server_message,
+)
+
+
+def test_module_imports_nothing_from_the_server() -> None:
+    source = open(protocol.__file__, encoding="utf-8").read()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    allowed = {"from __future__ import annotations", "import json", "import re", "import unicodedata",
+               "from dataclasses import dataclass, field", "from typing import Any, Union"}
+    assert set(imports) <= allowed
+
+
+@pytest.mark.parametrize(
+    "raw, name",
+    [("  민지  ", "민지"), ("Zoë", "Zoë"), ("e\u0301", "é"), ("👩‍👩‍👧", "👩‍👩‍👧"), ("x" * 32, "x" * 32), ("محمد", "محمد")],
+)
+def test_names_any_script_trimmed_and_normalised(raw: str, name: str) -> None:
+    assert clean_name(raw) == name
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "x" * 33, "a\nb", "a\x00", "a\u202eb", "a\u2066b", "a\u200fb", "\ud800"])
+def test_names_refused(raw: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        clean_name(raw)
+    assert info.value.code == protocol.BAD_MESSAGE and info.value.close_code == 4400
+
+
+def test_close_codes_match_the_contract() -> None:
+    assert protocol.CLOSE_CODES == {
+        "invalid_token": 4401, "no_room": 4404, "room_full": 4409, "bad_message": 4400, "rate_limited": 4429,
+    }
+
+
+def test_size_limit_is_64_kib_in_bytes() -> None:
+    padding = 64 * 1024 - len('{"type":"signal","to":"p","data":{"x":""}}')
+    parse_client_message('{"type":"signal","to":"p","data":{"x":"' + "a" * padding + '"}}')
+    with pytest.raises(ProtocolError):
+        parse_client_message('{"type":"signal","to":"p","data":{"x":"' + "a" * (padding + 1) + '"}}')
+    with pytest.raises(ProtocolError):  # 3 bytes a character in UTF-8
+        parse_client_message('{"type":"signal","to":"p","data":{"x":"' + "한" * (padding // 3 + 1) + '"}}')
+
+
+def test_non_finite_numbers_are_not_json() -> None:
+    with pytest.raises(ProtocolError):
+        parse_client_message('{"type":"signal","to":"p","data":{"x":NaN}}')
+
+
+SERVER_MESSAGES = [
+    Welcome(peer="abc", peers=[Peer("p1", "민지")], ice_servers=[{"urls": ["stun:x"]}]),
+    Error(code="room_full", message="full"),
+    Signal(sender="abc", data={"sdp": "v=0"}),
+    PeerJoined(peer=Peer("p2", "Bo")),
+    PeerLeft(peer="p2"),
+]
+
+
+@pytest.mark.parametrize("message", SERVER_MESSAGES, ids=lambda m: m.type)
+def test_server_messages_round_trip(message) -> None:  # type: ignore[no-untyped-def]
+    assert parse_server_message(encode(message)) == message
+
+
+@pytest.mark.parametrize("message", [Join(token="t", name="Ana"), Signal(to="abc", data={"a": [1]})], ids=["join", "signal"])
+def test_client_messages_round_trip(message) -> None:  # type: ignore[no-untyped-def]
+    assert parse_client_message(encode(message)) == message
+
+
+def test_signal_wire_form_uses_from_and_to() -> None:
+    assert json.loads(encode(Signal(sender="a", data={}))) == {"type": "signal", "from": "a", "data": {}}
+    assert json.loads(encode(Signal(to="b", data={}))) == {"type": "signal", "to": "b", "data": {}}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+message_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["join", "signal", "welcome", "error", "peer-joined", "peer-left"]) | json_values,
+        "token": json_values, "name": json_values, "to": json_values, "from": json_values,
+        "data": json_values, "peer": json_values, "peers": json_values, "ice_servers": json_values,
+        "code": json_values, "message": json_values,
+    },
+)
+
+
+def _parse_both(raw: str | bytes) -> None:
+    for parse in (parse_client_message, parse_server_message):
+        try:
+            parse(raw)
+        except ProtocolError as exc:
+            assert exc.code in protocol.CLOSE_CODES and exc.message
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=512) | st.text(max_size=512))
+def test_fuzz_arbitrary_input_raises_only_protocol_errors(raw: str | bytes) -> None:
+    _parse_both(raw)
+
+
+@settings(max_examples=600, deadline=None)
+@given(message_like)
+def test_fuzz_message_shaped_input_raises_only_protocol_errors(obj: dict) -> None:  # type: ignore[type-arg]
+    _parse_both(json.dumps(obj))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_fuzz_clean_names_are_stable(raw: str) -> None:
+    try:
+        name = clean_name(raw)
+    except ProtocolError:
+        return
+    assert clean_name(name) == name and 1 <= len(name) <= 32
