@@ -51,15 +51,17 @@ class Broker(ABC):
         """Members in `room`, or None when there is no such room."""
 
     @abstractmethod
-    async def join(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
-        """Add `peer` atomically if the room has space; return the members already there.
+    async def join(self, room: str, peer: Peer, capacity: int, conn: str) -> tuple[list[Peer], bool]:
+        """Add `peer`, held by socket `conn`, atomically if the room has space.
 
-        Raises `NoSuchRoom` or `RoomFull`. The caller announces the join with `broadcast`.
+        Returns the other members and whether `peer` was a member already (a rejoin after a
+        dropped socket, which takes over the membership and needs no space). Raises
+        `NoSuchRoom` or `RoomFull`. The caller announces a new member with `broadcast`.
         """
 
     @abstractmethod
-    async def leave(self, room: str, peer: str) -> bool:
-        """Remove `peer`; True if it was a member (the caller then announces it)."""
+    async def leave(self, room: str, peer: str, conn: str) -> bool:
+        """Remove `peer` if socket `conn` still holds it; True if removed (then announce it)."""
 
     @abstractmethod
     async def send(self, room: str, to: str, text: str) -> bool:
@@ -69,10 +71,11 @@ class Broker(ABC):
     async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
         """Deliver `text` to every member of `room` except `exclude`."""
 
-    async def heartbeat(self, local: dict[str, set[str]]) -> list[tuple[str, str]]:
-        """Keep this instance's members (room -> peer ids) alive.
+    async def heartbeat(self, local: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+        """Keep this instance's members (room -> peer id -> conn) alive.
 
-        Returns the (room, peer) memberships that were lost (expired or dropped by the store),
-        so their sockets can be told to rejoin. Brokers without expiry lose nothing.
+        Returns the (room, peer) memberships this instance lost (expired, dropped by the store,
+        or taken over by a rejoin elsewhere), so their sockets can be closed. Brokers without
+        expiry lose nothing.
         """
         return []

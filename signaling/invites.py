@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Signer, URLSafeSerializer
 
 
 class InvalidInvite(Exception):
@@ -20,6 +20,7 @@ class Invites:
         self._serializer = URLSafeSerializer(
             secret, salt="clov-invite", signer_kwargs={"digest_method": hashlib.sha256}
         )
+        self._resume = Signer(secret, salt="clov-resume", digest_method=hashlib.sha256)
 
     def issue(self, room: str, now: float | None = None) -> tuple[str, int]:
         """Return a token for `room` and the Unix time it expires."""
@@ -40,3 +41,10 @@ class Invites:
         if expires_at <= (time.time() if now is None else now):
             raise InvalidInvite("the invite link has expired")
         return expires_at
+
+    def resume_key(self, room: str, peer: str) -> str:
+        """Proof, handed to a peer in its welcome, that lets it rejoin `room` as `peer`."""
+        return self._resume.get_signature(f"{room}:{peer}").decode()
+
+    def check_resume(self, room: str, peer: str, key: str) -> bool:
+        return self._resume.verify_signature(f"{room}:{peer}", key)

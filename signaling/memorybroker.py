@@ -13,7 +13,7 @@ class MemoryBroker(Broker):
 
     def __init__(self) -> None:
         self._expiry: dict[str, float] = {}
-        self._members: dict[str, dict[str, Peer]] = {}
+        self._members: dict[str, dict[str, tuple[str, Peer]]] = {}
 
     async def ping(self) -> None:
         return None
@@ -28,19 +28,23 @@ class MemoryBroker(Broker):
             return None
         return len(self._members[room])
 
-    async def join(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+    async def join(self, room: str, peer: Peer, capacity: int, conn: str) -> tuple[list[Peer], bool]:
         if not self._exists(room):
             raise NoSuchRoom(room)
         members = self._members[room]
-        if len(members) >= capacity:
+        resumed = peer.id in members
+        if not resumed and len(members) >= capacity:
             raise RoomFull(room)
-        others = list(members.values())
-        members[peer.id] = peer
-        return others
+        others = [member for peer_id, (_, member) in members.items() if peer_id != peer.id]
+        members[peer.id] = (conn, peer)
+        return others, resumed
 
-    async def leave(self, room: str, peer: str) -> bool:
-        members = self._members.get(room)
-        return members is not None and members.pop(peer, None) is not None
+    async def leave(self, room: str, peer: str, conn: str) -> bool:
+        members = self._members.get(room, {})
+        if peer not in members or members[peer][0] != conn:
+            return False
+        del members[peer]
+        return True
 
     async def send(self, room: str, to: str, text: str) -> bool:
         if to not in self._members.get(room, ()):

@@ -61,8 +61,12 @@ class Peer:
 
 @dataclass(frozen=True)
 class Join:
+    """`peer` and `resume` (from an earlier welcome) rejoin under the same peer id."""
+
     token: str
     name: str
+    peer: str | None = None
+    resume: str | None = None
     type: str = field(default="join", init=False)
 
 
@@ -78,9 +82,12 @@ class Signal:
 
 @dataclass(frozen=True)
 class Welcome:
+    """`resume` proves ownership of `peer` when the socket rejoins after a drop."""
+
     peer: str
     peers: list[Peer]
     ice_servers: list[dict[str, Any]]
+    resume: str = ""
     type: str = field(default="welcome", init=False)
 
 
@@ -139,10 +146,14 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     obj = _load(raw)
     kind = obj.get("type")
     if kind == "join":
-        token = obj.get("token")
+        token, peer, resume = obj.get("token"), obj.get("peer"), obj.get("resume")
         if not isinstance(token, str) or not token:
             raise ProtocolError(BAD_MESSAGE, "join needs a token string")
-        return Join(token=token, name=clean_name(obj.get("name")))
+        if (peer is None) != (resume is None):
+            raise ProtocolError(BAD_MESSAGE, "rejoining needs both 'peer' and 'resume'")
+        if peer is not None and not (is_valid_id(peer) and isinstance(resume, str)):
+            raise ProtocolError(BAD_MESSAGE, "malformed 'peer' or 'resume'")
+        return Join(token=token, name=clean_name(obj.get("name")), peer=peer, resume=resume)
     if kind == "signal":
         to = obj.get("to")
         if not is_valid_id(to):
@@ -157,11 +168,12 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
     kind = obj.get("type")
     if kind == "welcome":
         peer, peers, ice = obj.get("peer"), obj.get("peers"), obj.get("ice_servers")
+        resume = obj.get("resume", "")
         if not is_valid_id(peer) or not isinstance(peers, list) or not isinstance(ice, list):
             raise ProtocolError(BAD_MESSAGE, "malformed welcome")
-        if not all(isinstance(server, dict) for server in ice):
-            raise ProtocolError(BAD_MESSAGE, "malformed ice_servers")
-        return Welcome(peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice)
+        if not all(isinstance(server, dict) for server in ice) or not isinstance(resume, str):
+            raise ProtocolError(BAD_MESSAGE, "malformed welcome")
+        return Welcome(peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice, resume=resume)
     if kind == "error":
         code, message = obj.get("code"), obj.get("message")
         if not isinstance(code, str) or code not in CLOSE_CODES or not isinstance(message, str):
@@ -218,7 +230,10 @@ def _describe(value: object) -> str:
 
 def _to_json(message: Message) -> dict[str, Any]:
     if isinstance(message, Join):
-        return {"type": "join", "token": message.token, "name": message.name}
+        join = {"type": "join", "token": message.token, "name": message.name}
+        if message.peer is not None:
+            join.update(peer=message.peer, resume=message.resume)
+        return join
     if isinstance(message, Signal):
         if message.sender is not None:
             return {"type": "signal", "from": message.sender, "data": message.data}
@@ -229,6 +244,7 @@ def _to_json(message: Message) -> dict[str, Any]:
             "peer": message.peer,
             "peers": [p.to_json() for p in message.peers],
             "ice_servers": message.ice_servers,
+            "resume": message.resume,
         }
     if isinstance(message, Error):
         return {"type": "error", "code": message.code, "message": message.message}

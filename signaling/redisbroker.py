@@ -25,40 +25,47 @@ from signaling.protocol import Peer, PeerLeft, encode
 
 log = logging.getLogger("clov.redis")
 
-_JOIN = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if #expired > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-  redis.call('HDEL', KEYS[3], unpack(expired))
-end
-local count = redis.call('ZCARD', KEYS[2])
-if count == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {-1, expired} end
-if count >= tonumber(ARGV[3]) then return {-2, expired} end
-local others = redis.call('ZRANGE', KEYS[2], 0, -1)
-local names = {}
-if #others > 0 then names = redis.call('HMGET', KEYS[3], unpack(others)) end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-return {0, expired, others, names}
-"""
-
-_LEAVE = """
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return removed
-"""
-
-_HEARTBEAT = """
+_REAP = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if #expired > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
   redis.call('HDEL', KEYS[2], unpack(expired))
 end
+"""
+
+# KEYS members, names, room; ARGV now, expiry, capacity, peer, "conn\tname", key ttl.
+# Returns {status, expired, others, their entries}; status 0 joined, 1 resumed, -1 no room, -2 full.
+_JOIN = _REAP + """
+local resumed = redis.call('ZSCORE', KEYS[1], ARGV[4]) and 1 or 0
+local count = redis.call('ZCARD', KEYS[1])
+if count == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return {-1, expired} end
+if resumed == 0 and count >= tonumber(ARGV[3]) then return {-2, expired} end
+redis.call('ZREM', KEYS[1], ARGV[4])
+local others = redis.call('ZRANGE', KEYS[1], 0, -1)
+local entries = {}
+if #others > 0 then entries = redis.call('HMGET', KEYS[2], unpack(others)) end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {resumed, expired, others, entries}
+"""
+
+# Only the connection that holds the membership may end it: a peer that rejoined elsewhere
+# keeps its place when its old socket finally closes.
+_LEAVE = """
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if not entry or string.sub(entry, 1, #ARGV[2] + 1) ~= ARGV[2] .. '\t' then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
+
+# KEYS members, names; ARGV now, expiry, key ttl, then peer, conn pairs.
+_HEARTBEAT = _REAP + """
 local missing = {}
-for i = 4, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+for i = 4, #ARGV, 2 do
+  local entry = redis.call('HGET', KEYS[2], ARGV[i])
+  if entry and string.sub(entry, 1, #ARGV[i + 1] + 1) == ARGV[i + 1] .. '\t' then
     redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
   else
     table.insert(missing, ARGV[i])
@@ -127,28 +134,30 @@ class RedisBroker(Broker):
             exists, count = await self._call(pipe.execute())
         return count if exists or count else None
 
-    async def join(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+    async def join(self, room: str, peer: Peer, capacity: int, conn: str) -> tuple[list[Peer], bool]:
         await self._subscribe(room)
         try:
             now = time.time()
-            keys = [_key("room", room), _key("members", room), _key("names", room)]
-            args = [now, now + self.member_ttl, capacity, peer.id, peer.name, self._key_ttl]
+            keys = [_key("members", room), _key("names", room), _key("room", room)]
+            entry = f"{conn}\t{peer.name}"
+            args = [now, now + self.member_ttl, capacity, peer.id, entry, self._key_ttl]
             result = await self._call(self._join(keys=keys, args=args))
         except BaseException:
             await self._unsubscribe(room)
             raise
         status, expired = result[0], result[1]
         await self._announce_left(room, expired)
-        if status != 0:
+        if status < 0:
             await self._unsubscribe(room)
             raise NoSuchRoom(room) if status == -1 else RoomFull(room)
-        ids, names = result[2], result[3]
-        return [Peer(id=i, name=n) for i, n in zip(ids, names) if n]
+        ids, entries = result[2], result[3]
+        others = [Peer(id=i, name=e.partition("\t")[2]) for i, e in zip(ids, entries) if e]
+        return others, status == 1
 
-    async def leave(self, room: str, peer: str) -> bool:
+    async def leave(self, room: str, peer: str, conn: str) -> bool:
         try:
             keys = [_key("members", room), _key("names", room)]
-            return bool(await self._call(self._leave(keys=keys, args=[peer])))
+            return bool(await self._call(self._leave(keys=keys, args=[peer, conn])))
         finally:
             await self._unsubscribe(room)
 
@@ -159,12 +168,13 @@ class RedisBroker(Broker):
     async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
         await self._call(self._redis.publish(_key("relay", room), f"\n{exclude or ''}\n{text}"))
 
-    async def heartbeat(self, local: dict[str, set[str]]) -> list[tuple[str, str]]:
+    async def heartbeat(self, local: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
         now = time.time()
         lost: list[tuple[str, str]] = []
         for room, peers in local.items():
             keys = [_key("members", room), _key("names", room)]
-            args = [now, now + self.member_ttl, self._key_ttl, *peers]
+            pairs = [item for peer_conn in peers.items() for item in peer_conn]
+            args = [now, now + self.member_ttl, self._key_ttl, *pairs]
             expired, missing = await self._call(self._heartbeat(keys=keys, args=args))
             await self._announce_left(room, expired)
             lost.extend((room, peer) for peer in missing)

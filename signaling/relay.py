@@ -37,6 +37,7 @@ class Connection:
         self.websocket = websocket
         self.room = room
         self.peer = peer
+        self.id = secrets.token_hex(6)
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         self.writer: asyncio.Task[None] | None = None
 
@@ -78,8 +79,8 @@ class Hub:
             if peer_id != exclude:
                 connection.push(text)
 
-    def memberships(self) -> dict[str, set[str]]:
-        return {room: set(peers) for room, peers in self.rooms.items()}
+    def memberships(self) -> dict[str, dict[str, str]]:
+        return {room: {p: c.id for p, c in peers.items()} for room, peers in self.rooms.items()}
 
     async def heartbeat(self) -> None:
         """Refresh memberships forever; tell sockets whose membership was lost to rejoin."""
@@ -135,20 +136,38 @@ class Hub:
             self.invites.verify(join.token, room)
         except InvalidInvite as exc:
             raise ProtocolError(protocol.INVALID_TOKEN, str(exc)) from exc
-        peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
+        if join.peer is not None:
+            if not self.invites.check_resume(room, join.peer, join.resume or ""):
+                raise ProtocolError(protocol.INVALID_TOKEN, "this rejoin is not valid; join again")
+            peer = Peer(id=join.peer, name=join.name)
+        else:
+            peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
+        connection = Connection(websocket, room, peer)
         try:
-            others = await self.broker.join(room, peer, protocol.CAPACITY)
+            others, resumed = await self.broker.join(room, peer, protocol.CAPACITY, connection.id)
         except NoSuchRoom as exc:
             raise ProtocolError(protocol.NO_ROOM, "this room does not exist any more") from exc
         except RoomFull as exc:
             raise ProtocolError(protocol.ROOM_FULL, f"this room is full ({protocol.CAPACITY} people)") from exc
-        connection = Connection(websocket, room, peer)
-        self.rooms.setdefault(room, {})[peer.id] = connection
-        welcome = Welcome(peer=peer.id, peers=others, ice_servers=ice_servers(self.settings, peer.id))
+        local = self.rooms.setdefault(room, {})
+        stale = local.get(peer.id)
+        if stale is not None:
+            stale.close_soon(CLOSE_REJOIN)
+        local[peer.id] = connection
+        welcome = Welcome(
+            peer=peer.id,
+            peers=others,
+            ice_servers=ice_servers(self.settings, peer.id),
+            resume=self.invites.resume_key(room, peer.id),
+        )
         await websocket.send_text(protocol.encode(welcome))
         connection.writer = asyncio.create_task(connection.write())
-        log.info("peer joined", extra={"room": room, "peer": peer.id, "occupancy": len(others) + 1})
-        await self.broker.broadcast(room, peer.id, protocol.encode(PeerJoined(peer=peer)))
+        log.info(
+            "peer joined",
+            extra={"room": room, "peer": peer.id, "occupancy": len(others) + 1, "resumed": resumed},
+        )
+        if not resumed:
+            await self.broker.broadcast(room, peer.id, protocol.encode(PeerJoined(peer=peer)))
         return connection
 
     async def _relay(self, connection: Connection, limiter: TokenBucket) -> None:
@@ -179,13 +198,14 @@ class Hub:
     async def _part(self, connection: Connection) -> None:
         room, peer = connection.room, connection.peer.id
         local = self.rooms.get(room, {})
-        local.pop(peer, None)
+        if local.get(peer) is connection:
+            del local[peer]
         if not local:
             self.rooms.pop(room, None)
         if connection.writer is not None:
             connection.writer.cancel()
         try:
-            if await self.broker.leave(room, peer):
+            if await self.broker.leave(room, peer, connection.id):
                 await self.broker.broadcast(room, peer, protocol.encode(PeerLeft(peer=peer)))
         except BrokerUnavailable as exc:
             # The membership expires by itself; the heartbeat of a peer still there announces it.

@@ -23,10 +23,13 @@ mimetypes.add_type("text/x-python", ".py")
 mimetypes.add_type("application/json", ".json")
 mimetypes.add_type("application/octet-stream", ".onnx")
 
+# 'unsafe-eval': PyScript 0.7 builds its hooks with Function() on the main thread at every
+# boot; without it the app stops right after Pyodide loads. 'wasm-unsafe-eval': Pyodide and
+# onnxruntime-web compile WebAssembly. Inline scripts stay blocked.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval'",
+        "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob: mediastream:",

@@ -119,3 +119,23 @@ async def test_dead_socket_is_announced(start_server) -> None:  # type: ignore[n
     assert await ana.receive_until("peer-left", timeout=30) == {"type": "peer-left", "peer": ghost}
     assert time.monotonic() - started < 10
     silent.close()
+
+
+async def test_rejoin_on_another_instance_takes_over_the_membership(pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = pair
+    room = create_room(one.http)
+    ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(one.ws, room["room"], room["token"], "Bo")
+    await ana.receive_until("peer-joined")
+    again = await Peer.connect(two.ws, room["room"])
+    welcome = await again.request(
+        {"type": "join", "token": room["token"], "name": "Bo", "peer": bo.id, "resume": bo.welcome["resume"]}
+    )
+    assert welcome["peer"] == bo.id
+    # The first instance finds at its next heartbeat that the membership moved, and closes
+    # the stale socket without announcing a departure.
+    assert await bo.closed_with(10) == 1012
+    await ana.send({"type": "signal", "to": bo.id, "data": {"n": 1}})
+    assert await again.receive() == {"type": "signal", "from": ana.id, "data": {"n": 1}}
+    with pytest.raises(asyncio.TimeoutError):
+        await ana.receive(timeout=0.5)

@@ -68,7 +68,8 @@ async def test_healthz(server) -> None:
 async def test_join_welcome_presence_and_relay(server) -> None:
     room = create_room(server.http)
     ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
-    assert ana.welcome == {"type": "welcome", "peer": ana.id, "peers": [], "ice_servers": []}
+    assert ana.welcome == {"type": "welcome", "peer": ana.id, "peers": [], "ice_servers": [], "resume": ana.welcome["resume"]}
+    assert len(ana.welcome["resume"]) > 20
 
     bo = await Peer.join(server.ws, room["room"], room["token"], "  보라 ")
     assert bo.welcome["peers"] == [{"id": ana.id, "name": "Ana"}]
@@ -151,3 +152,45 @@ async def test_ice_servers_and_turn_credentials(start_server) -> None:
     assert user == peer.id and abs(int(expiry) - (time.time() + 600)) < 30
     expected = base64.b64encode(hmac.new(b"coturn-secret", turn["username"].encode(), hashlib.sha1).digest())
     assert turn["credential"] == expected.decode()
+
+
+async def test_rejoin_keeps_the_peer_id_without_presence_noise(server) -> None:
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(server.ws, room["room"], room["token"], "Bo")
+    await ana.receive_until("peer-joined")
+    # Bo's network drops; the server has not noticed yet when Bo comes back.
+    again = await Peer.connect(server.ws, room["room"])
+    welcome = await again.request(
+        {"type": "join", "token": room["token"], "name": "Bo", "peer": bo.id, "resume": bo.welcome["resume"]}
+    )
+    assert welcome["type"] == "welcome" and welcome["peer"] == bo.id
+    assert welcome["peers"] == [{"id": ana.id, "name": "Ana"}]
+    assert await bo.closed_with() == 1012
+    await ana.send({"type": "signal", "to": bo.id, "data": {"still": "here"}})
+    assert await again.receive() == {"type": "signal", "from": ana.id, "data": {"still": "here"}}
+    with pytest.raises(asyncio.TimeoutError):
+        await ana.receive(timeout=0.5)  # neither peer-left nor peer-joined for Bo
+
+
+async def test_rejoin_needs_no_free_seat(server) -> None:
+    room = create_room(server.http)
+    peers = [await Peer.join(server.ws, room["room"], room["token"], f"p{i}") for i in range(6)]
+    last = peers[-1]
+    again = await Peer.connect(server.ws, room["room"])
+    welcome = await again.request(
+        {"type": "join", "token": room["token"], "name": "p5", "peer": last.id, "resume": last.welcome["resume"]}
+    )
+    assert welcome["type"] == "welcome" and len(welcome["peers"]) == 5
+
+
+async def test_rejoin_with_a_forged_proof_is_refused(server) -> None:
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
+    thief = await Peer.connect(server.ws, room["room"])
+    reply = await thief.request(
+        {"type": "join", "token": room["token"], "name": "Ana", "peer": ana.id, "resume": "forged"}
+    )
+    assert reply["code"] == "invalid_token"
+    assert await thief.closed_with() == 4401
+    assert ana.connection.close_code is None
