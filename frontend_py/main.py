@@ -1,23 +1,38 @@
 """Entry point of the browser client: PyScript runs this file once Pyodide is up.
 
-For now it proves the boot: the shared wire protocol imports in the browser, and the page
-reports that it is ready (tests wait for ``<html data-ready="1">``, never a fixed sleep).
+Routes by URL: `/` is the lobby, `/r/{room}#{token}` an invitation. Tests wait for
+`<html data-ready="1">`, set once the first screen is on the page.
 """
 
-from js import document
+from __future__ import annotations
 
-from signaling import protocol
+import js
 
-
-def show_status(text: str) -> None:
-    """Write one line of status text into the page."""
-    document.getElementById("status").textContent = text
-
-
-def mark_ready() -> None:
-    """Tell tests and the page's CSS that the Python client has booted."""
-    document.documentElement.dataset.ready = "1"
+from frontend_py.capabilities import missing
+from frontend_py.dom import h
+from frontend_py.lobby import show_invitation, show_lobby
+from frontend_py.room import enter_room
+from frontend_py.ui import show, show_error, t, text
+from signaling.protocol import is_valid_id
 
 
-show_status(f"CLOV ready (protocol module {protocol.__name__} loaded)")
-mark_ready()
+async def start() -> None:
+    js.document.documentElement.lang = t.language
+    problems = missing()
+    path = js.location.pathname
+    if problems:
+        show("unsupported", h("main", {"class": "card narrow", "role": "alert"},
+                              text("h1", "unsupported.title"),
+                              *[text("p", key, {"class": "error-text"}) for key in problems]))
+    elif path.startswith("/r/"):
+        room, token = path[3:], js.location.hash[1:]
+        if not is_valid_id(room) or not token:
+            show_error("error.no_link" if is_valid_id(room) else "error.invalid_token")
+        else:
+            await show_invitation(room, token, enter_room)
+    else:
+        await show_lobby(enter_room)
+    js.document.documentElement.dataset.ready = "1"
+
+
+await start()  # noqa: F704 (PyScript runs the entry script with top-level await)

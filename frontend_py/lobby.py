@@ -1,0 +1,200 @@
+"""Before the booth: create one (the lobby) or accept an invite, with name and camera check."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import js
+
+from frontend_py import media
+from frontend_py.dom import h, on, stored
+from frontend_py.i18n import error_key
+from frontend_py.ui import copy_button, set_text, show, show_error, t, text
+from signaling.protocol import ProtocolError, clean_name
+
+NAME_KEY = "clov.name"
+CAMERA_KEY = "clov.camera"
+MICROPHONE_KEY = "clov.microphone"
+
+Enter = Callable[[str, str, str, Any], Awaitable[None]]
+
+
+class Preview:
+    """The local camera preview with camera and microphone pickers; owns the stream."""
+
+    def __init__(self) -> None:
+        self.stream: Any = None
+        self.video = h("video", {"id": "preview", "autoplay": True, "muted": True, "playsInline": True})
+        self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
+        self.cameras = h("select", {"id": "camera-select"})
+        self.microphones = h("select", {"id": "mic-select"})
+        on(self.cameras, "change", self._devices_changed)
+        on(self.microphones, "change", self._devices_changed)
+        self.element = h(
+            "section",
+            {"class": "preview"},
+            h("div", {"class": "preview-frame"}, self.video, text("span", "preview.off", {"class": "preview-off"})),
+            self.notice,
+            h(
+                "div",
+                {"class": "devices"},
+                h("label", {}, text("span", "camera.label"), self.cameras),
+                h("label", {}, text("span", "mic.label"), self.microphones),
+            ),
+        )
+
+    async def start(self) -> None:
+        await self._open(stored(CAMERA_KEY), stored(MICROPHONE_KEY))
+        await self._fill_pickers()
+
+    async def _open(self, camera_id: str, microphone_id: str) -> None:
+        media.stop(self.stream)
+        try:
+            self.stream = await media.open_camera(camera_id, microphone_id)
+        except media.MediaError as error:
+            if camera_id or microphone_id:
+                return await self._open("", "")
+            self.stream = None
+            self.notice.hidden = False
+            set_text(self.notice, error.key)
+        self.video.srcObject = self.stream
+        self.element.classList.toggle("has-video", self.stream is not None)
+
+    async def _fill_pickers(self) -> None:
+        devices = await media.list_devices()
+        in_use = {track.kind: track.getSettings().deviceId for track in (self.stream.getTracks() if self.stream else [])}
+        for picker, options, kind in (
+            (self.cameras, devices.cameras, "video"),
+            (self.microphones, devices.microphones, "audio"),
+        ):
+            picker.replaceChildren(*[h("option", {"value": i, "selected": i == in_use.get(kind)}, label) for i, label in options])
+            picker.disabled = not options
+
+    async def _devices_changed(self, _: Any) -> None:
+        js.localStorage.setItem(CAMERA_KEY, self.cameras.value)
+        js.localStorage.setItem(MICROPHONE_KEY, self.microphones.value)
+        await self._open(self.cameras.value, self.microphones.value)
+
+
+def name_field() -> tuple[Any, Callable[[], str | None]]:
+    """The name input (remembered) and a reader that returns a valid name or shows why not."""
+    field = h(
+        "input",
+        {"id": "name", "type": "text", "maxlength": "64", "autocomplete": "nickname",
+         "value": stored(NAME_KEY), "placeholder": t("name.placeholder"),
+         "data-i18n-placeholder": "name.placeholder"},
+    )
+    problem = h("p", {"id": "name-error", "class": "field-error", "hidden": True})
+
+    def read() -> str | None:
+        try:
+            name = clean_name(field.value)
+        except ProtocolError:
+            problem.hidden = False
+            set_text(problem, "name.invalid")
+            field.focus()
+            return None
+        problem.hidden = True
+        js.localStorage.setItem(NAME_KEY, name)
+        return name
+
+    label = h("label", {"class": "field"}, text("span", "name.label"), field, problem)
+    return label, read
+
+
+async def show_lobby(enter: Enter) -> None:
+    preview = Preview()
+    field, read_name = name_field()
+    create = text("button", "create", {"id": "create", "class": "button primary", "type": "button"})
+    invite_box = h("div", {"id": "invite", "class": "invite", "hidden": True})
+    problem = h("p", {"id": "lobby-error", "class": "field-error", "role": "alert", "hidden": True})
+
+    async def create_booth(_: Any) -> None:
+        name = read_name()
+        if name is None:
+            return
+        create.disabled = True
+        set_text(create, "creating")
+        try:
+            response = await js.fetch("/api/rooms", js.Object.fromEntries([["method", "POST"]]))
+            body = (await response.json()).to_py()
+        except Exception:
+            body, response = {"error": "unavailable"}, None
+        if response is None or response.status != 201:
+            create.disabled = False
+            set_text(create, "create")
+            problem.hidden = False
+            set_text(problem, error_key(body.get("error", "unavailable")))
+            return
+        room, token = body["room"], body["token"]
+        link = f"{js.location.origin}/r/{room}#{token}"
+        # Reloading this page now rejoins the booth instead of creating another.
+        js.history.replaceState(None, "", f"/r/{room}#{token}")
+        link_field = h("input", {"id": "invite-link", "type": "text", "readOnly": True, "value": link})
+        enter_button = text("button", "enter", {"id": "enter", "class": "button primary", "type": "button"})
+        on(enter_button, "click", lambda _: enter(room, token, read_name() or name, preview.stream))
+        invite_box.replaceChildren(
+            text("span", "invite.label", {"class": "label"}),
+            h("div", {"class": "invite-row"}, link_field, copy_button(lambda: link, "copy-link")),
+            text("p", "invite.hint", {"class": "hint"}),
+            enter_button,
+        )
+        invite_box.hidden = False
+        create.hidden = True
+
+    on(create, "click", create_booth)
+    show(
+        "lobby",
+        h(
+            "main",
+            {"class": "card"},
+            preview.element,
+            h("section", {"class": "form"}, text("h1", "tagline"), field, create, problem, invite_box),
+        ),
+    )
+    await preview.start()
+
+
+async def show_invitation(room: str, token: str, enter: Enter) -> None:
+    """The screen behind an invite link: who's inside, name, camera check, Join."""
+    try:
+        response = await js.fetch(
+            f"/api/rooms/{room}",
+            js.Object.fromEntries([["headers", js.Object.fromEntries([["Authorization", f"Bearer {token}"]])]]),
+        )
+        body = (await response.json()).to_py()
+    except Exception:
+        return show_error("error.unavailable")
+    if response.status != 200:
+        return show_error(error_key(body.get("error", "unavailable")))
+    if body["occupancy"] >= body["capacity"]:
+        return show_error("error.room_full")
+    preview = Preview()
+    field, read_name = name_field()
+    join = text("button", "join", {"id": "join", "class": "button primary", "type": "button"})
+
+    async def join_booth(_: Any) -> None:
+        name = read_name()
+        if name is not None:
+            join.disabled = True
+            set_text(join, "joining")
+            await enter(room, token, name, preview.stream)
+
+    on(join, "click", join_booth)
+    show(
+        "join",
+        h(
+            "main",
+            {"class": "card"},
+            preview.element,
+            h(
+                "section",
+                {"class": "form"},
+                text("h1", "join.title"),
+                text("p", "join.occupancy", {"id": "occupancy", "class": "hint"}, n=body["occupancy"], cap=body["capacity"]),
+                field,
+                join,
+            ),
+        ),
+    )
+    await preview.start()

@@ -1,0 +1,125 @@
+"""The mesh: one PeerLink per other participant, driven by signaling messages.
+
+It owns the participant list the room screen shows (names, streams, mute and speaking
+state) and reconciles it after a rejoin: links that still work are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from frontend_py.rtcpeerconnection import PeerLink
+from signaling.protocol import PeerJoined, PeerLeft, ServerMessage, Signal, Welcome
+
+
+@dataclass
+class Participant:
+    id: str
+    name: str
+    stream: Any = None
+    muted: bool = False
+    speaking: bool = False
+    state: str = "new"
+
+
+class Mesh:
+    """`on_change(participant_id, participant_or_None)` tells the UI what changed."""
+
+    def __init__(
+        self,
+        local_stream: Any,
+        send_signal: Callable[[str, dict[str, Any]], bool],
+        on_change: Callable[[str, Participant | None], None],
+    ) -> None:
+        self.local_stream = local_stream
+        self.send_signal = send_signal
+        self.on_change = on_change
+        self.own_id = ""
+        self.ice_servers: list[dict[str, Any]] = []
+        self.participants: dict[str, Participant] = {}
+        self.links: dict[str, PeerLink] = {}
+        self.muted = False
+
+    def handle(self, message: ServerMessage) -> None:
+        if isinstance(message, Welcome):
+            self.own_id, self.ice_servers = message.peer, message.ice_servers
+            present = {peer.id for peer in message.peers}
+            for gone in [pid for pid in self.participants if pid not in present]:
+                self._remove(gone)
+            for peer in message.peers:
+                self._add(peer.id, peer.name)
+        elif isinstance(message, PeerJoined):
+            self._add(message.peer.id, message.peer.name)
+        elif isinstance(message, PeerLeft):
+            self._remove(message.peer)
+        elif isinstance(message, Signal) and message.sender:
+            if message.sender not in self.links:
+                self._add(message.sender, "…")
+            self.links[message.sender].receive_signal(message.data)
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        for track in self.local_stream.getAudioTracks() if self.local_stream else []:
+            track.enabled = not muted
+        for link in self.links.values():
+            link.send({"type": "mute", "muted": muted})
+
+    async def replace_track(self, track: Any) -> None:
+        for link in self.links.values():
+            await link.replace_track(track)
+
+    def set_speaking(self, participant_id: str, speaking: bool) -> None:
+        participant = self.participants.get(participant_id)
+        if participant is not None and participant.speaking != speaking:
+            participant.speaking = speaking
+            self.on_change(participant_id, participant)
+
+    def close(self) -> None:
+        for participant_id in list(self.participants):
+            self._remove(participant_id)
+
+    def _add(self, participant_id: str, name: str) -> None:
+        participant = self.participants.get(participant_id)
+        if participant is not None:
+            if name != "…":
+                participant.name = name
+                self.on_change(participant_id, participant)
+            link = self.links.get(participant_id)
+            if link is not None and link.state not in ("failed", "closed"):
+                return
+            if link is not None:
+                link.close()
+        else:
+            participant = self.participants[participant_id] = Participant(participant_id, name)
+        self.links[participant_id] = self._link(participant)
+        self.on_change(participant_id, participant)
+
+    def _link(self, participant: Participant) -> PeerLink:
+        def on_track(stream: Any) -> None:
+            participant.stream = stream
+            self.on_change(participant.id, participant)
+
+        def on_data(message: dict[str, Any]) -> None:
+            if message.get("type") == "mute" and isinstance(message.get("muted"), bool):
+                participant.muted = message["muted"]
+                self.on_change(participant.id, participant)
+
+        def on_state(state: str) -> None:
+            if state == "channel-open":
+                self.links[participant.id].send({"type": "mute", "muted": self.muted})
+                return
+            participant.state = state
+            self.on_change(participant.id, participant)
+
+        return PeerLink(
+            self.own_id, participant.id, self.ice_servers, self.local_stream,
+            self.send_signal, on_track, on_data, on_state,
+        )
+
+    def _remove(self, participant_id: str) -> None:
+        link = self.links.pop(participant_id, None)
+        if link is not None:
+            link.close()
+        if self.participants.pop(participant_id, None) is not None:
+            self.on_change(participant_id, None)

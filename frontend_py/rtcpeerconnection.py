@@ -1,0 +1,149 @@
+"""One RTCPeerConnection to one other participant, negotiated the "perfect" way.
+
+Media: our camera and microphone tracks go out, theirs come in as one MediaStream.
+Data: one negotiated data channel (id 0, created identically on both sides, so it needs no
+negotiation of its own) carries small JSON messages: mute state now, layout later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Callable
+
+import js
+
+from frontend_py.dom import js_object, nullable, on, spawn
+from frontend_py.negotiation import Negotiator, is_polite
+
+DATA_CHANNEL_ID = 0
+
+
+class PeerLink:
+    """The connection to `peer_id`. Callbacks: on_track(stream), on_data(dict), on_state(str)."""
+
+    def __init__(
+        self,
+        own_id: str,
+        peer_id: str,
+        ice_servers: list[dict[str, Any]],
+        local_stream: Any,
+        send_signal: Callable[[str, dict[str, Any]], bool],
+        on_track: Callable[[Any], None],
+        on_data: Callable[[dict[str, Any]], None],
+        on_state: Callable[[str], None],
+    ) -> None:
+        self.peer_id = peer_id
+        self.send_signal = send_signal
+        self.on_track = on_track
+        self.on_data = on_data
+        self.on_state = on_state
+        self.negotiator = Negotiator(polite=is_polite(own_id, peer_id))
+        self.pc = js.RTCPeerConnection.new(js_object({"iceServers": ice_servers}))
+        self.remote_stream: Any = None
+        # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._worker = spawn(self._apply_signals())
+        self.channel = self.pc.createDataChannel(
+            "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
+        )
+        on(self.pc, "negotiationneeded", self._on_negotiation_needed)
+        on(self.pc, "icecandidate", self._on_ice_candidate)
+        on(self.pc, "track", self._on_track)
+        on(self.pc, "connectionstatechange", self._on_connection_state)
+        on(self.channel, "message", self._on_channel_message)
+        on(self.channel, "open", lambda _: self.on_state("channel-open"))
+        if local_stream is not None:
+            for track in local_stream.getTracks():
+                self.pc.addTrack(track, local_stream)
+
+    @property
+    def state(self) -> str:
+        return str(self.pc.connectionState)
+
+    def send(self, message: dict[str, Any]) -> bool:
+        if self.channel.readyState != "open":
+            return False
+        self.channel.send(json.dumps(message))
+        return True
+
+    async def replace_track(self, track: Any) -> None:
+        """Swap the outgoing track of the same kind (a different camera or microphone)."""
+        for sender in self.pc.getSenders():
+            if nullable(sender.track) is not None and sender.track.kind == track.kind:
+                await sender.replaceTrack(track)
+
+    def receive_signal(self, data: dict[str, Any]) -> None:
+        self._inbox.put_nowait(data)
+
+    async def _apply_signals(self) -> None:
+        while True:
+            data = await self._inbox.get()
+            try:
+                await self._apply_signal(data)
+            except Exception as exc:
+                js.console.warn(f"signal from {self.peer_id} not applied: {exc}")
+
+    async def _apply_signal(self, data: dict[str, Any]) -> None:
+        description = data.get("description")
+        if isinstance(description, dict):
+            kind = description.get("type")
+            if not self.negotiator.accept_description(kind, self.pc.signalingState):
+                return
+            self.negotiator.setting_remote_answer_pending = kind == "answer"
+            try:
+                await self.pc.setRemoteDescription(js_object(description))
+            finally:
+                self.negotiator.setting_remote_answer_pending = False
+            if kind == "offer":
+                await self.pc.setLocalDescription()
+                self._send_description()
+        elif isinstance(data.get("candidate"), dict):
+            try:
+                await self.pc.addIceCandidate(js_object(data["candidate"]))
+            except Exception:
+                if self.negotiator.candidate_error_matters():
+                    raise
+
+    def close(self) -> None:
+        self._worker.cancel()
+        self.channel.close()
+        self.pc.close()
+
+    def _send_description(self) -> None:
+        local = self.pc.localDescription
+        self.send_signal(self.peer_id, {"description": {"type": local.type, "sdp": local.sdp}})
+
+    async def _on_negotiation_needed(self, _: Any) -> None:
+        self.negotiator.making_offer = True
+        try:
+            await self.pc.setLocalDescription()
+            self._send_description()
+        finally:
+            self.negotiator.making_offer = False
+
+    def _on_ice_candidate(self, event: Any) -> None:
+        candidate = nullable(event.candidate)
+        if candidate is not None and candidate.candidate:
+            self.send_signal(self.peer_id, {"candidate": candidate.toJSON().to_py()})
+
+    def _on_track(self, event: Any) -> None:
+        stream = event.streams[0] if event.streams.length else None
+        if stream is None:
+            stream = self.remote_stream or js.MediaStream.new()
+            stream.addTrack(event.track)
+        self.remote_stream = stream
+        self.on_track(stream)
+
+    def _on_connection_state(self, _: Any) -> None:
+        if self.pc.connectionState == "failed":
+            self.pc.restartIce()
+        self.on_state(self.state)
+
+    def _on_channel_message(self, event: Any) -> None:
+        try:
+            message = json.loads(event.data)
+        except ValueError:
+            return
+        if isinstance(message, dict):
+            self.on_data(message)
