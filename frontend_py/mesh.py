@@ -65,10 +65,6 @@ class Mesh:
         for link in self.links.values():
             link.send({"type": "mute", "muted": muted})
 
-    async def replace_track(self, track: Any) -> None:
-        for link in self.links.values():
-            await link.replace_track(track)
-
     def set_speaking(self, participant_id: str, speaking: bool) -> None:
         participant = self.participants.get(participant_id)
         if participant is not None and participant.speaking != speaking:

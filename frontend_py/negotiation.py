@@ -1,17 +1,18 @@
-"""The decisions of WebRTC's "perfect negotiation" pattern, free of any browser object.
+"""WebRTC's "perfect negotiation" pattern, free of any browser object.
 
 Both sides of a connection may start an offer at the same moment (glare). Perfect negotiation
 makes one side polite: it rolls back its own offer and answers the other's; the impolite side
 ignores the colliding offer. Which side is polite is decided by comparing peer ids, so the two
 sides always agree without talking about it.
 
-`rtcpeerconnection.py` applies these decisions to a real `RTCPeerConnection`; this module runs
-in CPython too, where the tests drive it through glare by hand.
+`Negotiator` drives anything shaped like `PeerConnectionLike`: in the browser an adapter over
+a real `RTCPeerConnection` (rtcpeerconnection.py), in the CPython tests a model of the W3C
+signaling state machine, driven through glare in every message order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 
 def is_polite(own_id: str, other_id: str) -> bool:
@@ -19,24 +20,63 @@ def is_polite(own_id: str, other_id: str) -> bool:
     return own_id < other_id
 
 
-@dataclass
+class PeerConnectionLike(Protocol):
+    @property
+    def signaling_state(self) -> str: ...
+
+    async def set_local_description(self) -> dict[str, str]:
+        """Create and apply the fitting offer or answer (implicit rollback included); return it."""
+
+    async def set_remote_description(self, description: dict[str, str]) -> None: ...
+
+    async def add_ice_candidate(self, candidate: dict[str, Any]) -> None: ...
+
+
 class Negotiator:
-    """Perfect-negotiation state for one peer connection."""
+    """Perfect-negotiation state for one connection; `send(data)` relays a signal to the peer."""
 
-    polite: bool
-    making_offer: bool = False
-    ignore_offer: bool = False
-    setting_remote_answer_pending: bool = False
+    def __init__(self, polite: bool, pc: PeerConnectionLike, send: Callable[[dict[str, Any]], Any]) -> None:
+        self.polite = polite
+        self.pc = pc
+        self.send = send
+        self.making_offer = False
+        self.ignore_offer = False
+        self.setting_remote_answer_pending = False
 
-    def accept_description(self, description_type: str, signaling_state: str) -> bool:
-        """Decide whether to apply a received description; False means ignore it (impolite glare)."""
+    async def negotiation_needed(self) -> None:
+        self.making_offer = True
+        try:
+            description = await self.pc.set_local_description()
+            self.send({"description": description})
+        finally:
+            self.making_offer = False
+
+    async def receive(self, data: dict[str, Any]) -> None:
+        """Apply one signal from the peer: a description or an ICE candidate."""
+        description = data.get("description")
+        if isinstance(description, dict):
+            await self._receive_description(description)
+        elif isinstance(data.get("candidate"), dict):
+            try:
+                await self.pc.add_ice_candidate(data["candidate"])
+            except Exception:
+                # A candidate for an offer we ignored is expected to fail.
+                if not self.ignore_offer:
+                    raise
+
+    async def _receive_description(self, description: dict[str, str]) -> None:
+        kind = description.get("type")
         ready_for_offer = not self.making_offer and (
-            signaling_state == "stable" or self.setting_remote_answer_pending
+            self.pc.signaling_state == "stable" or self.setting_remote_answer_pending
         )
-        collision = description_type == "offer" and not ready_for_offer
+        collision = kind == "offer" and not ready_for_offer
         self.ignore_offer = not self.polite and collision
-        return not self.ignore_offer
-
-    def candidate_error_matters(self) -> bool:
-        """A candidate that fails for an offer we ignored is expected; any other failure is real."""
-        return not self.ignore_offer
+        if self.ignore_offer:
+            return
+        self.setting_remote_answer_pending = kind == "answer"
+        try:
+            await self.pc.set_remote_description(description)
+        finally:
+            self.setting_remote_answer_pending = False
+        if kind == "offer":
+            self.send({"description": await self.pc.set_local_description()})

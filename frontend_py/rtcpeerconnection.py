@@ -19,6 +19,28 @@ from frontend_py.negotiation import Negotiator, is_polite
 DATA_CHANNEL_ID = 0
 
 
+class _Adapter:
+    """The browser's RTCPeerConnection seen through negotiation.PeerConnectionLike."""
+
+    def __init__(self, pc: Any) -> None:
+        self.pc = pc
+
+    @property
+    def signaling_state(self) -> str:
+        return str(self.pc.signalingState)
+
+    async def set_local_description(self) -> dict[str, str]:
+        await self.pc.setLocalDescription()
+        local = self.pc.localDescription
+        return {"type": local.type, "sdp": local.sdp}
+
+    async def set_remote_description(self, description: dict[str, str]) -> None:
+        await self.pc.setRemoteDescription(js_object(description))
+
+    async def add_ice_candidate(self, candidate: dict[str, Any]) -> None:
+        await self.pc.addIceCandidate(js_object(candidate))
+
+
 class PeerLink:
     """The connection to `peer_id`. Callbacks: on_track(stream), on_data(dict), on_state(str)."""
 
@@ -38,8 +60,10 @@ class PeerLink:
         self.on_track = on_track
         self.on_data = on_data
         self.on_state = on_state
-        self.negotiator = Negotiator(polite=is_polite(own_id, peer_id))
         self.pc = js.RTCPeerConnection.new(js_object({"iceServers": ice_servers}))
+        self.negotiator = Negotiator(
+            is_polite(own_id, peer_id), _Adapter(self.pc), lambda data: send_signal(peer_id, data)
+        )
         self.remote_stream: Any = None
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -67,12 +91,6 @@ class PeerLink:
         self.channel.send(json.dumps(message))
         return True
 
-    async def replace_track(self, track: Any) -> None:
-        """Swap the outgoing track of the same kind (a different camera or microphone)."""
-        for sender in self.pc.getSenders():
-            if nullable(sender.track) is not None and sender.track.kind == track.kind:
-                await sender.replaceTrack(track)
-
     def receive_signal(self, data: dict[str, Any]) -> None:
         self._inbox.put_nowait(data)
 
@@ -80,47 +98,17 @@ class PeerLink:
         while True:
             data = await self._inbox.get()
             try:
-                await self._apply_signal(data)
+                await self.negotiator.receive(data)
             except Exception as exc:
                 js.console.warn(f"signal from {self.peer_id} not applied: {exc}")
-
-    async def _apply_signal(self, data: dict[str, Any]) -> None:
-        description = data.get("description")
-        if isinstance(description, dict):
-            kind = description.get("type")
-            if not self.negotiator.accept_description(kind, self.pc.signalingState):
-                return
-            self.negotiator.setting_remote_answer_pending = kind == "answer"
-            try:
-                await self.pc.setRemoteDescription(js_object(description))
-            finally:
-                self.negotiator.setting_remote_answer_pending = False
-            if kind == "offer":
-                await self.pc.setLocalDescription()
-                self._send_description()
-        elif isinstance(data.get("candidate"), dict):
-            try:
-                await self.pc.addIceCandidate(js_object(data["candidate"]))
-            except Exception:
-                if self.negotiator.candidate_error_matters():
-                    raise
 
     def close(self) -> None:
         self._worker.cancel()
         self.channel.close()
         self.pc.close()
 
-    def _send_description(self) -> None:
-        local = self.pc.localDescription
-        self.send_signal(self.peer_id, {"description": {"type": local.type, "sdp": local.sdp}})
-
     async def _on_negotiation_needed(self, _: Any) -> None:
-        self.negotiator.making_offer = True
-        try:
-            await self.pc.setLocalDescription()
-            self._send_description()
-        finally:
-            self.negotiator.making_offer = False
+        await self.negotiator.negotiation_needed()
 
     def _on_ice_candidate(self, event: Any) -> None:
         candidate = nullable(event.candidate)

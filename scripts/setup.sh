@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# Korean glyphs for the browser tests' screenshots (people's own machines have their fonts).
+[ -e /usr/share/fonts/truetype/nanum ] || need_apt+=(fonts-nanum)
+command -v ip >/dev/null || need_apt+=(iproute2)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)

@@ -1,0 +1,142 @@
+"""The browser client's pure logic, in CPython: negotiation, reconnect policy, UI text."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frontend_py.i18n import STRINGS, Translator, error_key, pick_language
+from frontend_py.negotiation import Negotiator, is_polite
+from frontend_py.reconnect import Backoff, should_reconnect
+from signaling import protocol
+
+pytestmark = pytest.mark.anyio
+
+
+class ModelPeerConnection:
+    """The W3C signaling state machine, with implicit rollback, as perfect negotiation needs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.signaling_state = "stable"
+        self.local: dict[str, str] | None = None
+        self.remote: dict[str, str] | None = None
+        self.offers = itertools.count()
+        self.candidates: list[dict] = []  # type: ignore[type-arg]
+
+    async def set_local_description(self) -> dict[str, str]:
+        if self.signaling_state in ("stable", "have-local-offer"):
+            self.local = {"type": "offer", "sdp": f"{self.name}-offer-{next(self.offers)}"}
+            self.signaling_state = "have-local-offer"
+        elif self.signaling_state == "have-remote-offer":
+            assert self.remote is not None
+            self.local = {"type": "answer", "sdp": f"answer-to-{self.remote['sdp']}"}
+            self.signaling_state = "stable"
+        return dict(self.local)
+
+    async def set_remote_description(self, description: dict[str, str]) -> None:
+        if description["type"] == "offer":
+            if self.signaling_state == "have-local-offer":
+                self.signaling_state = "stable"  # implicit rollback
+            assert self.signaling_state == "stable", "offer in a wrong state"
+            self.remote = description
+            self.signaling_state = "have-remote-offer"
+        else:
+            if self.signaling_state != "have-local-offer":
+                raise RuntimeError("InvalidStateError: answer without an offer")
+            assert description["sdp"] == f"answer-to-{self.local['sdp']}"  # type: ignore[index]
+            self.remote = description
+            self.signaling_state = "stable"
+
+    async def add_ice_candidate(self, candidate: dict) -> None:  # type: ignore[type-arg]
+        if self.remote is None:
+            raise RuntimeError("InvalidStateError: no remote description")
+        self.candidates.append(candidate)
+
+
+def pair() -> tuple[Negotiator, Negotiator, list[tuple[str, dict]]]:  # type: ignore[type-arg]
+    wire: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+    a = Negotiator(is_polite("a", "b"), ModelPeerConnection("a"), lambda d: wire.append(("b", d)))
+    b = Negotiator(is_polite("b", "a"), ModelPeerConnection("b"), lambda d: wire.append(("a", d)))
+    return a, b, wire
+
+
+async def deliver(a: Negotiator, b: Negotiator, wire: list, pick: random.Random) -> None:  # type: ignore[type-arg]
+    """Deliver queued signals, each side in order, interleaving the two sides at random."""
+    while wire:
+        heads = {to: i for i, (to, _) in reversed(list(enumerate(wire)))}
+        to = pick.choice(sorted(heads))
+        _, data = wire.pop(heads[to])
+        await (a if to == "a" else b).receive(data)
+
+
+def test_exactly_one_side_is_polite() -> None:
+    assert is_polite("a", "b") != is_polite("b", "a")
+
+
+async def test_one_sided_offer_connects() -> None:
+    a, b, wire = pair()
+    await a.negotiation_needed()
+    await deliver(a, b, wire, random.Random(0))
+    assert a.pc.signaling_state == b.pc.signaling_state == "stable"
+    assert b.pc.remote == a.pc.local and a.pc.remote == b.pc.local
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32), st.booleans())
+async def test_glare_converges_in_any_delivery_order(seed: int, with_candidates: bool) -> None:
+    a, b, wire = pair()
+    # Both sides start an offer before either hears from the other.
+    await a.negotiation_needed()
+    await b.negotiation_needed()
+    if with_candidates:
+        a.send({"candidate": {"candidate": "a-host"}})
+        b.send({"candidate": {"candidate": "b-host"}})
+    await deliver(a, b, wire, random.Random(seed))
+    assert a.pc.signaling_state == b.pc.signaling_state == "stable"
+    assert b.pc.remote == a.pc.local and a.pc.remote == b.pc.local
+    # The impolite side's offer is the one that won.
+    impolite = a if not a.polite else b
+    assert impolite.pc.local["type"] == "offer"
+
+
+def test_final_close_codes_do_not_reconnect() -> None:
+    for code in ("invalid_token", "no_room", "room_full", "bad_message"):
+        assert not should_reconnect(protocol.CLOSE_CODES[code])
+    for code in (1000, 1001, 1006, 1012, 1013, 4429, None):
+        assert should_reconnect(code)
+
+
+def test_backoff_grows_caps_jitters_and_resets() -> None:
+    backoff = Backoff(rand=lambda: 0.5)
+    assert [backoff.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    backoff.reset()
+    assert backoff.next_delay() == 0.5
+    low, high = Backoff(rand=lambda: 0.0), Backoff(rand=lambda: 1.0)
+    assert low.next_delay() == pytest.approx(0.4) and high.next_delay() == pytest.approx(0.6)
+
+
+def test_every_text_exists_in_every_language() -> None:
+    keys = set(STRINGS["en"])
+    for language, strings in STRINGS.items():
+        assert set(strings) == keys, language
+        assert all(value.strip() for value in strings.values()), language
+
+
+def test_every_contract_error_has_a_message() -> None:
+    for code in protocol.CLOSE_CODES:
+        assert error_key(code) == f"error.{code}"
+    assert error_key("something-new") == "error.bad_message"
+    assert Translator("ko")("join.occupancy", n=2, cap=6) == "6명 중 2명 입장"
+
+
+@pytest.mark.parametrize(
+    "saved, preferred, expected",
+    [("ko", ["en-US"], "ko"), ("", ["ko-KR", "en"], "ko"), (None, ["fr-FR", "en-GB"], "en"), ("xx", [], "en")],
+)
+def test_language_choice(saved, preferred, expected) -> None:  # type: ignore[no-untyped-def]
+    assert pick_language(saved, preferred) == expected
