@@ -1,0 +1,296 @@
+"""End-to-end fixtures: a real `clov serve`, Redis, and headless Chromium driven by Playwright.
+
+Fixtures (see each docstring):
+  fake_media         session  FakeMedia: camera y4m + microphone wav + RGB reference picture
+  redis_server       session  tests.conftest.RedisServer
+  app_server         session  AppServer on Redis, serving the real app from the repo root
+  start_app_server   function factory `(**env) -> AppServer`; `.stop()` / `.start()` / `.restart()`
+                              keep the port, so pages can reconnect to a restarted server
+  browser            package  Chromium with DESIGN.md section 8 flags and the fake media
+  launch_browser     package  factory `(*extra_flags, media=None) -> Browser` for another camera
+  open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
+                              (separate storage) per call, with a request guard
+Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests).
+
+The whole run is moved into a network namespace with only loopback (see `pytest_configure`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from tests.conftest import RedisServer, Server
+from tests_e2e.media import FakeMedia, make_fake_media
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PERMISSIONS = ["camera", "microphone", "clipboard-read", "clipboard-write"]
+READY_TIMEOUT_MS = 60_000
+NETNS_ENV = "CLOV_E2E_NETNS"
+
+
+# --- network namespace -------------------------------------------------------------------------
+
+def interfaces_up() -> list[str]:
+    """Names of the interfaces that are up in this process's network namespace.
+
+    Not /sys/class/net: after `unshare -n` sysfs still shows the parent namespace's interfaces.
+    """
+    out = subprocess.run(["ip", "-o", "link", "show", "up"], check=True, capture_output=True, text=True)
+    return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Re-run this pytest command inside `unshare -n` (only `lo`, brought up) unless isolated.
+
+    WebRTC needs it: outside, ICE sometimes picks an external interface (DESIGN.md section 8).
+    `CLOV_E2E_NETNS` is set in the re-executed run; set it yourself to skip the re-exec.
+    """
+    if os.environ.get(NETNS_ENV) or hasattr(config, "workerinput"):
+        return
+    for tool in ("ip", "unshare"):
+        if shutil.which(tool) is None:
+            raise pytest.UsageError(f"end-to-end tests need `{tool}` (iproute2 / util-linux)")
+    if set(interfaces_up()) <= {"lo"}:
+        return
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise pytest.UsageError(
+            f"cannot create a network namespace (`unshare -n` needs root): {probe.stderr.strip()}; "
+            f"run as root, or set {NETNS_ENV}=1 to run without isolation")
+    # Give the terminal back (pytest may capture fds 1 and 2 at this point), then replace this
+    # process: the same interpreter, cwd and arguments, with pytest started afresh.
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(config.invocation_params.dir)
+    os.environ[NETNS_ENV] = "1"
+    args = [sys.executable, "-m", "pytest", *config.invocation_params.args]
+    os.execvp("unshare", ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *args])
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+class AppServer(Server):
+    """`clov serve` serving the real app (CLOV_STATIC_ROOT defaults to the repo root)."""
+
+    @property
+    def origin(self) -> str:
+        return self.http
+
+    def url(self, path: str = "/") -> str:
+        return self.http + path
+
+    def restart(self) -> "AppServer":
+        """Stop, then start again on the same port (and log file)."""
+        self.stop()
+        self.start()
+        return self
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:]) if self.log_path.exists() else ""
+
+
+_servers: list[AppServer] = []  # every server started by these fixtures: their origins are local
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[AppServer]:
+    """One server for the session, on Redis. Tests that stop or restart a server use
+    `start_app_server` instead."""
+    server = AppServer(tmp_path_factory.mktemp("app"), CLOV_REDIS_URL=redis_server.url).start()
+    _servers.append(server)
+    yield server
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def start_app_server(tmp_path: Path, redis_server: RedisServer) -> Iterator[Callable[..., AppServer]]:
+    """Factory: `start_app_server(**env)` starts a private server (on Redis unless
+    `CLOV_REDIS_URL=""` is given); all are killed after the test."""
+    started: list[AppServer] = []
+
+    def start(**env: str) -> AppServer:
+        server = AppServer(tmp_path, **{"CLOV_REDIS_URL": redis_server.url, **env}).start()
+        started.append(server)
+        _servers.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGKILL)
+        _servers.remove(server)
+
+
+# --- browser -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def fake_media(tmp_path_factory: pytest.TempPathFactory) -> FakeMedia:
+    return make_fake_media(tmp_path_factory.mktemp("media"))
+
+
+# Package scope, not session: while sync Playwright runs, its event loop stays marked as running
+# in this thread between calls, which breaks the anyio tests in tests/ if they run after ours
+# (`pytest tests_e2e tests`). Package scope closes it when the run leaves tests_e2e/.
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="package")
+def launch_browser(playwright: Playwright, fake_media: FakeMedia) -> Iterator[Callable[..., Browser]]:
+    """Factory: `launch_browser(*extra_flags, media=None)` starts another Chromium (the fake
+    camera and microphone are per browser process); closed with the package."""
+    browsers: list[Browser] = []
+
+    def launch(*extra_flags: str, media: FakeMedia | None = None) -> Browser:
+        flags = [*CHROMIUM_FLAGS, *(media or fake_media).chromium_flags(), *extra_flags]
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        browsers.append(browser)
+        return browser
+
+    yield launch
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Browser:
+    """The session's Chromium, with the astronaut camera and the 440 Hz microphone."""
+    return launch_browser()
+
+
+@dataclass
+class PageLog:
+    """What one page did that a test may want to look at, and that failures report."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)  # aborted, and fail the test
+
+    def report(self, page: Page) -> str:
+        lines = [f"page {page.url}"]
+        for title, items in (("console errors", self.console_errors), ("page errors", self.page_errors),
+                             ("foreign requests", self.foreign_requests)):
+            lines += [f"  {title}:", *(f"    {item}" for item in items)] if items else []
+        return "\n".join(lines)
+
+
+_LOGS = pytest.StashKey[dict[Page, PageLog]]()
+_open_logs: dict[Page, PageLog] = {}  # the current test's pages, for page_log()
+
+
+def page_log(page: Page) -> PageLog:
+    """The console errors, page errors and foreign requests of a page from `open_page`."""
+    return _open_logs[page]
+
+
+def wait_ready(page: Page, timeout: float = READY_TIMEOUT_MS) -> None:
+    """Wait for the app's ready signal, `<html data-ready="1">` (Pyodide booted, client started).
+
+    A selector needs no script evaluation in the page. (With today's CSP, which has
+    'unsafe-eval', `page.evaluate` and `page.wait_for_function` work too, string or function.)"""
+    page.wait_for_selector("html[data-ready='1']", state="attached", timeout=timeout)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@pytest.fixture
+def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+    """Factory: `open_page(url="/", *, ready=True, browser=None) -> Page`.
+
+    Each call is one participant: a fresh browser context (own storage) with camera, microphone
+    and clipboard permissions. A path is resolved against `app_server`. Requests to any origin
+    other than a server started by these fixtures are aborted and fail the test at teardown.
+    `ready=True` waits for `wait_ready`."""
+    logs: dict[Page, PageLog] = {}
+    contexts: list[BrowserContext] = []
+    request.node.stash[_LOGS] = logs
+
+    def open_(url: str = "/", *, ready: bool = True, browser: Browser | None = None) -> Page:
+        if url.startswith("/"):
+            url = request.getfixturevalue("app_server").url(url)
+        context = (browser or request.getfixturevalue("browser")).new_context(permissions=PERMISSIONS)
+        contexts.append(context)
+        log = PageLog()
+        home = _origin(url)
+
+        def allowed(target: str) -> bool:  # servers started later (a second instance) count too
+            origin = _origin(target.replace("ws", "http", 1) if target.startswith("ws") else target)
+            return origin == home or any(origin == server.origin for server in _servers)
+
+        def guard(route: Route) -> None:
+            target = route.request.url
+            if allowed(target) or target.startswith(("data:", "blob:")):
+                route.fallback()
+            else:
+                log.foreign_requests.append(target)
+                route.abort("blockedbyclient")
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda error: log.page_errors.append(str(error)))
+        page.on("websocket", lambda ws: None if allowed(ws.url) else log.foreign_requests.append(ws.url))
+        logs[page] = _open_logs[page] = log
+        page.goto(url)
+        if ready:
+            wait_ready(page)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    foreign = [url for log in logs.values() for url in log.foreign_requests]
+    for page in logs:
+        _open_logs.pop(page, None)
+    if foreign:
+        pytest.fail("requests to foreign origins:\n  " + "\n  ".join(foreign), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On failure, add what the pages and the servers said to the report."""
+    report = yield
+    if report.failed:
+        logs = item.stash.get(_LOGS, {})
+        if logs:
+            report.sections.append(("browser pages", "\n".join(log.report(p) for p, log in logs.items())))
+        for server in _servers:
+            report.sections.append((f"server {server.origin} (last lines)", server.log_tail()))
+    return report

@@ -1,0 +1,232 @@
+"""Real calls between browser contexts: invite flow, video, voice, mute, six people, a server restart."""
+
+from __future__ import annotations
+
+import base64
+import io
+import signal
+import time
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page
+
+from tests_e2e.conftest import AppServer, page_log
+from tests_e2e.media import TONE_HZ, FakeMedia
+
+OpenPage = Callable[..., Page]
+
+# What one participant receives from another, read off that person's tile.
+REMOTE_FRAME = """(peer) => {
+  const video = document.querySelector(`.tile[data-peer="${peer}"] video`);
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png');
+}"""
+
+REMOTE_TONE = """async (peer) => {
+  const video = document.querySelector(`.tile[data-peer="${peer}"] video`);
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 4096;
+  context.createMediaStreamSource(video.srcObject).connect(analyser);
+  await new Promise(resolve => setTimeout(resolve, 800));
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  await context.close();
+  const hz = i => i * context.sampleRate / analyser.fftSize;
+  let peak = 0;
+  bins.forEach((value, i) => { if (value > bins[peak]) peak = i; });
+  const tone = Math.round(440 * analyser.fftSize / context.sampleRate);
+  const level = Math.max(...bins.slice(tone - 2, tone + 3));
+  return {peak: hz(peak), level: Number.isFinite(level) ? level : -200};
+}"""
+
+FRAMES_DECODED = """(peer) => {
+  const video = document.querySelector(`.tile[data-peer="${peer}"] video`);
+  return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
+}"""
+
+
+def poll(check: Callable[[], object], timeout: float = 20.0, interval: float = 0.25) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def create_booth(open_page: OpenPage, name: str, base: str = "/") -> tuple[Page, str]:
+    page = open_page(base)
+    page.fill("#name", name)
+    page.click("#create")
+    page.wait_for_selector("#invite-link")
+    page.click("#copy-link")
+    page.wait_for_selector("#copy-link[data-i18n='copied']", state="attached")
+    link = page.evaluate("() => navigator.clipboard.readText()")
+    assert link == page.input_value("#invite-link")
+    page.click("#enter")
+    page.wait_for_selector("html[data-screen='room']", state="attached")
+    return page, link
+
+
+def join(open_page: OpenPage, link: str, name: str) -> Page:
+    page = open_page(link)
+    page.fill("#name", name)
+    page.click("#join")
+    page.wait_for_selector("html[data-screen='room']", state="attached")
+    return page
+
+
+def own_id(page: Page) -> str:
+    return page.get_attribute(".tile[data-self]", "data-peer")
+
+
+def wait_connected(page: Page, peer: str, timeout: float = 30_000) -> None:
+    page.wait_for_selector(f'.tile[data-peer="{peer}"][data-connected]', state="attached", timeout=timeout)
+
+
+def received_frame(page: Page, peer: str) -> np.ndarray:
+    url = poll(lambda: page.evaluate(REMOTE_FRAME, peer))
+    assert url, f"no video from {peer}"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+
+def assert_shows_camera(frame: np.ndarray, reference: np.ndarray) -> None:
+    """The received frame is the sender's camera picture (after a lossy codec)."""
+    size = (160, 120)
+    got = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR), dtype=float)
+    want = np.asarray(Image.fromarray(reference).resize(size, Image.BILINEAR), dtype=float)
+    assert np.abs(got - want).mean() < 12
+    assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.95
+
+
+def tone(page: Page, peer: str) -> dict:  # type: ignore[type-arg]
+    return page.evaluate(REMOTE_TONE, peer)
+
+
+def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    assert "/r/" in link and "#" in link
+    assert ana.is_visible("#alone")
+    bo = join(open_page, link, "보라")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    assert ana.inner_text(f'.tile[data-peer="{bo_id}"] .tile-name') == "보라"
+    assert bo.inner_text(f'.tile[data-peer="{ana_id}"] .tile-name') == "Ana"
+    assert not ana.is_visible("#alone")
+
+    assert_shows_camera(received_frame(ana, bo_id), fake_media.reference)
+    assert_shows_camera(received_frame(bo, ana_id), fake_media.reference)
+    for page, peer in ((ana, bo_id), (bo, ana_id)):
+        heard = poll(lambda: (t := tone(page, peer))["level"] > -90 and t, timeout=15)
+        assert heard and abs(heard["peak"] - TONE_HZ) < 25, heard
+    for page in (ana, bo):
+        assert page_log(page).page_errors == []
+
+
+def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link, "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(bo, ana_id)
+    loud = poll(lambda: (t := tone(bo, ana_id))["level"] > -90 and t, timeout=15)
+    assert loud, "no tone before muting"
+
+    ana.click("#mute")
+    assert ana.get_attribute("#mute", "aria-pressed") == "true"
+    bo.wait_for_selector(f'.tile[data-peer="{ana_id}"][data-muted]', state="attached")
+    assert bo.is_visible(f'.tile[data-peer="{ana_id}"] .tile-muted')
+    silent = poll(lambda: (t := tone(bo, ana_id))["level"] < loud["level"] - 30 and t, timeout=10)
+    assert silent, f"still hearing Ana after mute: {tone(bo, ana_id)} vs {loud}"
+
+    ana.click("#mute")
+    bo.wait_for_selector(f'.tile[data-peer="{ana_id}"]:not([data-muted])', state="attached")
+    back = poll(lambda: (t := tone(bo, ana_id))["level"] > loud["level"] - 10 and t, timeout=10)
+    assert back, "the tone did not come back after unmute"
+
+
+def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenPage) -> None:
+    first, link = create_booth(open_page, "P1")
+    pages = [first] + [join(open_page, link, f"P{i}") for i in range(2, 7)]
+    ids = [own_id(page) for page in pages]
+    for page, me in zip(pages, ids):
+        for other in ids:
+            if other != me:
+                wait_connected(page, other, timeout=90_000)
+        assert page.locator(".tile").count() == 6
+
+    seventh = open_page(link)
+    seventh.wait_for_selector("html[data-screen='error']", state="attached")
+    assert "full" in seventh.inner_text("#error-message")
+    seventh.click("#back-to-lobby")
+    seventh.wait_for_selector("html[data-screen='lobby']", state="attached")
+
+
+def test_calls_survive_a_server_restart(open_page: OpenPage, start_app_server) -> None:  # type: ignore[no-untyped-def]
+    server: AppServer = start_app_server()
+    ana, link = create_booth(open_page, "Ana", base=server.url("/"))
+    bo = join(open_page, link, "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+
+    server.stop(signal.SIGKILL)
+    ana.wait_for_selector("#connection-banner:not([hidden])", state="attached")
+    before = ana.evaluate(FRAMES_DECODED, bo_id)
+    time.sleep(2)
+    assert ana.evaluate(FRAMES_DECODED, bo_id) > before + 10, "video stopped with the server"
+    assert tone(bo, ana_id)["level"] > -90, "voice stopped with the server"
+
+    server.start()
+    for page in (ana, bo):
+        page.wait_for_selector("#connection-banner[hidden]", state="attached", timeout=30_000)
+    carl = join(open_page, link, "Carl")
+    carl_id = own_id(carl)
+    for page in (ana, bo):
+        wait_connected(page, carl_id)
+    for peer in (ana_id, bo_id):
+        wait_connected(carl, peer)
+    assert ana.locator(".tile").count() == 3
+
+
+@pytest.mark.parametrize(
+    "make_link, message",
+    [
+        (lambda room, token: f"/r/{room}#{token[:-3]}abc", "not valid or has expired"),
+        (lambda room, token: f"/r/{room}#{expired_token(room)}", "not valid or has expired"),
+        (lambda room, token: f"/r/NoSuchRoom42#{fresh_token('NoSuchRoom42')}", "no longer exists"),
+        (lambda room, token: f"/r/{room}", "incomplete"),
+    ],
+    ids=["tampered", "expired", "vanished-room", "no-fragment"],
+)
+def test_bad_links_explain_themselves(open_page: OpenPage, app_server: AppServer, make_link, message: str) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    room = httpx.post(app_server.url("/api/rooms")).json()
+    page = open_page(make_link(room["room"], room["token"]))
+    page.wait_for_selector("html[data-screen='error']", state="attached")
+    assert message in page.inner_text("#error-message")
+    page.click("#back-to-lobby")
+    page.wait_for_selector("html[data-screen='lobby']", state="attached")
+
+
+def expired_token(room: str) -> str:
+    from signaling.invites import Invites
+    from tests.conftest import SECRET
+
+    return Invites(SECRET, 60).issue(room, now=time.time() - 3600)[0]
+
+
+def fresh_token(room: str) -> str:
+    from signaling.invites import Invites
+    from tests.conftest import SECRET
+
+    return Invites(SECRET, 3600).issue(room)[0]
