@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from frontend_py.bandwidth import video_encoding
+from frontend_py.dom import spawn
 from frontend_py.rtcpeerconnection import PeerLink
 from signaling.protocol import PeerJoined, PeerLeft, ServerMessage, Signal, Welcome
 
@@ -106,6 +108,8 @@ class Mesh:
                 self.links[participant.id].send({"type": "mute", "muted": self.muted})
                 return
             participant.state = state
+            if state == "connected":
+                self._adapt_video()
             self.on_change(participant.id, participant)
 
         return PeerLink(
@@ -113,9 +117,16 @@ class Mesh:
             self.send_signal, on_track, on_data, on_state,
         )
 
+    def _adapt_video(self) -> None:
+        encoding = video_encoding(len(self.participants) + 1)
+        for link in self.links.values():
+            if link.state == "connected":
+                spawn(link.limit_video(encoding))
+
     def _remove(self, participant_id: str) -> None:
         link = self.links.pop(participant_id, None)
         if link is not None:
             link.close()
+            self._adapt_video()
         if self.participants.pop(participant_id, None) is not None:
             self.on_change(participant_id, None)

@@ -146,6 +146,7 @@ class Room:
         tile.set_flag("muted", participant.muted)
         tile.set_flag("speaking", participant.speaking)
         tile.set_flag("connected", participant.state == "connected")
+        tile.element.dataset.state = participant.state
 
     def _layout(self) -> None:
         self.grid.dataset.count = str(len(self.tiles))

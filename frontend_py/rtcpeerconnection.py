@@ -19,6 +19,10 @@ from frontend_py.negotiation import Negotiator, is_polite
 DATA_CHANNEL_ID = 0
 
 
+class ConnectionClosed(Exception):
+    pass
+
+
 class _Adapter:
     """The browser's RTCPeerConnection seen through negotiation.PeerConnectionLike."""
 
@@ -31,7 +35,9 @@ class _Adapter:
 
     async def set_local_description(self) -> dict[str, str]:
         await self.pc.setLocalDescription()
-        local = self.pc.localDescription
+        local = nullable(self.pc.localDescription)
+        if local is None:
+            raise ConnectionClosed("the connection closed while negotiating")
         return {"type": local.type, "sdp": local.sdp}
 
     async def set_remote_description(self, description: dict[str, str]) -> None:
@@ -68,6 +74,7 @@ class PeerLink:
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._worker = spawn(self._apply_signals())
+        self._parameters_lock = asyncio.Lock()
         self.channel = self.pc.createDataChannel(
             "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
         )
@@ -91,6 +98,24 @@ class PeerLink:
         self.channel.send(json.dumps(message))
         return True
 
+    async def limit_video(self, encoding: dict[str, float]) -> None:
+        """Apply `bandwidth.video_encoding` to the outgoing video."""
+        # getParameters/setParameters is a transaction: one at a time per connection.
+        async with self._parameters_lock:
+            await self._set_video_parameters(encoding)
+
+    async def _set_video_parameters(self, encoding: dict[str, float]) -> None:
+        for sender in self.pc.getSenders():
+            track = nullable(sender.track)
+            if track is None or track.kind != "video":
+                continue
+            parameters = sender.getParameters()
+            if not parameters.encodings.length:
+                continue
+            for key, value in encoding.items():
+                setattr(parameters.encodings[0], key, value)
+            await sender.setParameters(parameters)
+
     def receive_signal(self, data: dict[str, Any]) -> None:
         self._inbox.put_nowait(data)
 
@@ -100,7 +125,7 @@ class PeerLink:
             try:
                 await self.negotiator.receive(data)
             except Exception as exc:
-                js.console.warn(f"signal from {self.peer_id} not applied: {exc}")
+                js.console.error(f"signal from {self.peer_id} not applied: {exc}")
 
     def close(self) -> None:
         self._worker.cancel()
@@ -108,7 +133,10 @@ class PeerLink:
         self.pc.close()
 
     async def _on_negotiation_needed(self, _: Any) -> None:
-        await self.negotiator.negotiation_needed()
+        try:
+            await self.negotiator.negotiation_needed()
+        except ConnectionClosed:
+            pass  # closed by a departure while the offer was being made: nothing to send
 
     def _on_ice_candidate(self, event: Any) -> None:
         candidate = nullable(event.candidate)

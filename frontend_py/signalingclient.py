@@ -66,6 +66,9 @@ class SignalingClient:
 
     def send_signal(self, to: str, data: dict[str, Any]) -> bool:
         if self.socket is None or self.socket.readyState != js.WebSocket.OPEN:
+            # Offline for a moment: a lost offer or candidate is redone by the ICE restart
+            # that follows if the connection does not come up.
+            js.console.warn(f"signaling offline: signal to {to} not sent")
             return False
         self.socket.send(protocol.encode(Signal(to=to, data=data)))
         return True
@@ -89,12 +92,20 @@ class SignalingClient:
             try:
                 message = protocol.parse_server_message(event.data)
             except ProtocolError as exc:
-                js.console.warn(f"ignored a malformed server message: {exc.message}")
+                js.console.error(f"ignored a malformed server message: {exc.message}")
                 return
-            if not first.done():
-                first.set_result(message)
-            elif socket is self.socket:
+            if socket is not self.socket:
+                return
+            if first.done():
                 self.on_message(message)
+                return
+            # The welcome is applied right here, in arrival order: messages right behind it
+            # (a peer joining, an offer) must not be handled before it.
+            if isinstance(message, Welcome):
+                self.peer_id, self.resume = message.peer, message.resume
+                self.backoff.reset()
+                self.on_message(message)
+            first.set_result(message)
 
         def closed(event: Any) -> None:
             if not first.done():
@@ -110,9 +121,6 @@ class SignalingClient:
             raise JoinRefused(message.code)
         if not isinstance(message, Welcome):
             raise JoinRefused(protocol.BAD_MESSAGE)
-        self.peer_id, self.resume = message.peer, message.resume
-        self.backoff.reset()
-        self.on_message(message)
         return message
 
     async def _reconnect(self, close_code: int) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontend_py.bandwidth import UPLINK_BUDGET_BPS, video_encoding
 from frontend_py.i18n import STRINGS, Translator, error_key, pick_language
 from frontend_py.negotiation import Negotiator, is_polite
 from frontend_py.reconnect import Backoff, should_reconnect
@@ -140,3 +141,10 @@ def test_every_contract_error_has_a_message() -> None:
 )
 def test_language_choice(saved, preferred, expected) -> None:  # type: ignore[no-untyped-def]
     assert pick_language(saved, preferred) == expected
+
+
+def test_video_encoding_shrinks_as_the_mesh_grows() -> None:
+    two, six = video_encoding(2), video_encoding(6)
+    assert two == {"maxBitrate": 1_200_000, "scaleResolutionDownBy": 1.0, "maxFramerate": 30.0}
+    assert six["scaleResolutionDownBy"] == 2.0 and six["maxFramerate"] == 15.0
+    assert six["maxBitrate"] * 5 <= UPLINK_BUDGET_BPS
