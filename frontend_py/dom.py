@@ -82,3 +82,9 @@ def by_id(element_id: str) -> Any:
 
 def replace_children(parent: Any, *children: Any) -> None:
     parent.replaceChildren(*[c for c in children if c is not None])
+
+
+def mark(name: str) -> None:
+    """A performance mark (`clov:NAME`) the first time it happens; bench/join.py reads them."""
+    if not js.performance.getEntriesByName(f"clov:{name}").length:
+        js.performance.mark(f"clov:{name}")

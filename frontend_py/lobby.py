@@ -7,7 +7,7 @@ from typing import Any, Awaitable, Callable
 import js
 
 from frontend_py import media
-from frontend_py.dom import h, on, stored
+from frontend_py.dom import h, mark, on, stored
 from frontend_py.i18n import error_key
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from signaling.protocol import ProtocolError, clean_name
@@ -28,6 +28,7 @@ class Preview:
         self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
         self.cameras = h("select", {"id": "camera-select"})
         self.microphones = h("select", {"id": "mic-select"})
+        on(self.video, "playing", lambda _: mark("preview"))
         on(self.cameras, "change", self._devices_changed)
         on(self.microphones, "change", self._devices_changed)
         self.element = h(
@@ -176,6 +177,7 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
     async def join_booth(_: Any) -> None:
         name = read_name()
         if name is not None:
+            mark("join")
             join.disabled = True
             set_text(join, "joining")
             await enter(room, token, name, preview.stream)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import js
 
 from frontend_py.capabilities import missing
-from frontend_py.dom import h
+from frontend_py.dom import h, mark
 from frontend_py.lobby import show_invitation, show_lobby
 from frontend_py.room import enter_room
 from frontend_py.ui import show, show_error, t, text
@@ -17,6 +17,7 @@ from signaling.protocol import is_valid_id
 
 
 async def start() -> None:
+    mark("python-ready")
     js.document.documentElement.lang = t.language
     problems = missing()
     path = js.location.pathname

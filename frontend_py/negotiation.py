@@ -12,7 +12,13 @@ signaling state machine, driven through glare in every message order.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Protocol
+
+# Both sides want to offer the moment they learn of each other. The polite side gives the
+# impolite side's first offer this long to arrive before offering itself: Chromium loses ICE
+# gathering, for good, on a connection whose offer is rolled back while it gathers.
+FIRST_OFFER_GRACE_S = 2.0
 
 
 def is_polite(own_id: str, other_id: str) -> bool:
@@ -23,6 +29,9 @@ def is_polite(own_id: str, other_id: str) -> bool:
 class PeerConnectionLike(Protocol):
     @property
     def signaling_state(self) -> str: ...
+
+    @property
+    def has_remote_description(self) -> bool: ...
 
     async def set_local_description(self) -> dict[str, str]:
         """Create and apply the fitting offer or answer (implicit rollback included); return it."""
@@ -35,8 +44,15 @@ class PeerConnectionLike(Protocol):
 class Negotiator:
     """Perfect-negotiation state for one connection; `send(data)` relays a signal to the peer."""
 
-    def __init__(self, polite: bool, pc: PeerConnectionLike, send: Callable[[dict[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        polite: bool,
+        pc: PeerConnectionLike,
+        send: Callable[[dict[str, Any]], Any],
+        first_offer_grace: float = FIRST_OFFER_GRACE_S,
+    ) -> None:
         self.polite = polite
+        self.first_offer_grace = first_offer_grace
         self.pc = pc
         self.send = send
         self.making_offer = False
@@ -44,6 +60,12 @@ class Negotiator:
         self.setting_remote_answer_pending = False
 
     async def negotiation_needed(self) -> None:
+        if self.polite and not self.pc.has_remote_description:
+            await asyncio.sleep(self.first_offer_grace)
+            if self.pc.has_remote_description or self.pc.signaling_state != "stable":
+                # The other side's offer came and covers ours; if anything is left, the
+                # browser asks again once the connection is stable.
+                return
         self.making_offer = True
         try:
             description = await self.pc.set_local_description()

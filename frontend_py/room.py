@@ -10,7 +10,7 @@ from typing import Any
 import js
 
 from frontend_py import media
-from frontend_py.dom import h, on
+from frontend_py.dom import h, mark, on
 from frontend_py.i18n import error_key
 from frontend_py.mesh import Mesh, Participant
 from frontend_py.signalingclient import JoinRefused, SignalingClient
@@ -39,6 +39,8 @@ class Tile:
         self.stream: Any = None
         if is_self:
             self.status.hidden = True
+        else:
+            on(self.video, "playing", lambda _: mark("first-remote-frame"))
 
     def set_stream(self, stream: Any, on_speaking: Any) -> None:
         if stream is None or stream is self.stream:

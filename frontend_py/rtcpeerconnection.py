@@ -17,6 +17,9 @@ from frontend_py.dom import js_object, nullable, on, spawn
 from frontend_py.negotiation import Negotiator, is_polite
 
 DATA_CHANNEL_ID = 0
+# A connection not up by then has lost a signal (a socket drop, a server restart): the
+# impolite side offers again. Loopback connects in well under a second.
+RENEGOTIATE_AFTER_S = 8.0
 
 
 class ConnectionClosed(Exception):
@@ -32,6 +35,10 @@ class _Adapter:
     @property
     def signaling_state(self) -> str:
         return str(self.pc.signalingState)
+
+    @property
+    def has_remote_description(self) -> bool:
+        return nullable(self.pc.remoteDescription) is not None
 
     async def set_local_description(self) -> dict[str, str]:
         await self.pc.setLocalDescription()
@@ -75,6 +82,7 @@ class PeerLink:
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._worker = spawn(self._apply_signals())
         self._parameters_lock = asyncio.Lock()
+        self._watchdog = spawn(self._renegotiate_when_stuck())
         self.channel = self.pc.createDataChannel(
             "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
         )
@@ -125,12 +133,26 @@ class PeerLink:
             try:
                 await self.negotiator.receive(data)
             except Exception as exc:
-                js.console.error(f"signal from {self.peer_id} not applied: {exc}")
+                # A candidate racing a renegotiation is expected to miss; a description is not.
+                report = js.console.error if "description" in data else js.console.warn
+                report(f"signal from {self.peer_id} not applied: {exc}")
 
     def close(self) -> None:
         self._worker.cancel()
+        self._watchdog.cancel()
         self.channel.close()
         self.pc.close()
+
+    async def _renegotiate_when_stuck(self) -> None:
+        while self.pc.connectionState != "closed":
+            await asyncio.sleep(RENEGOTIATE_AFTER_S)
+            if self.negotiator.polite or self.pc.connectionState in ("connected", "closed"):
+                continue
+            if self.pc.signalingState == "have-local-offer":
+                local = self.pc.localDescription
+                self.send_signal(self.peer_id, {"description": {"type": local.type, "sdp": local.sdp}})
+            elif self.pc.signalingState == "stable":
+                self.pc.restartIce()
 
     async def _on_negotiation_needed(self, _: Any) -> None:
         try:

@@ -29,6 +29,10 @@ class ModelPeerConnection:
         self.offers = itertools.count()
         self.candidates: list[dict] = []  # type: ignore[type-arg]
 
+    @property
+    def has_remote_description(self) -> bool:
+        return self.remote is not None
+
     async def set_local_description(self) -> dict[str, str]:
         if self.signaling_state in ("stable", "have-local-offer"):
             self.local = {"type": "offer", "sdp": f"{self.name}-offer-{next(self.offers)}"}
@@ -59,10 +63,10 @@ class ModelPeerConnection:
         self.candidates.append(candidate)
 
 
-def pair() -> tuple[Negotiator, Negotiator, list[tuple[str, dict]]]:  # type: ignore[type-arg]
+def pair(grace: float = 0.0) -> tuple[Negotiator, Negotiator, list[tuple[str, dict]]]:  # type: ignore[type-arg]
     wire: list[tuple[str, dict]] = []  # type: ignore[type-arg]
-    a = Negotiator(is_polite("a", "b"), ModelPeerConnection("a"), lambda d: wire.append(("b", d)))
-    b = Negotiator(is_polite("b", "a"), ModelPeerConnection("b"), lambda d: wire.append(("a", d)))
+    a = Negotiator(is_polite("a", "b"), ModelPeerConnection("a"), lambda d: wire.append(("b", d)), grace)
+    b = Negotiator(is_polite("b", "a"), ModelPeerConnection("b"), lambda d: wire.append(("a", d)), grace)
     return a, b, wire
 
 
@@ -103,6 +107,28 @@ async def test_glare_converges_in_any_delivery_order(seed: int, with_candidates:
     # The impolite side's offer is the one that won.
     impolite = a if not a.polite else b
     assert impolite.pc.local["type"] == "offer"
+
+
+async def test_polite_side_waits_for_the_first_offer_instead_of_colliding() -> None:
+    import asyncio
+
+    a, b, wire = pair(grace=0.2)
+    polite, impolite = (a, b) if a.polite else (b, a)
+    waiting = asyncio.ensure_future(polite.negotiation_needed())
+    await asyncio.sleep(0)  # the polite side hears "negotiation needed" first and waits
+    await impolite.negotiation_needed()
+    await deliver(a, b, wire, random.Random(1))
+    await waiting
+    assert wire == []  # the polite side never offered
+    assert polite.pc.local["type"] == "answer" and impolite.pc.local["type"] == "offer"
+    assert a.pc.signaling_state == b.pc.signaling_state == "stable"
+
+
+async def test_polite_side_offers_when_no_offer_comes() -> None:
+    a, b, wire = pair(grace=0.05)
+    polite = a if a.polite else b
+    await polite.negotiation_needed()
+    assert wire and wire[0][1]["description"]["type"] == "offer"
 
 
 def test_final_close_codes_do_not_reconnect() -> None:

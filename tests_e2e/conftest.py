@@ -232,7 +232,7 @@ def _origin(url: str) -> str:
 
 @pytest.fixture
 def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
-    """Factory: `open_page(url="/", *, ready=True, browser=None) -> Page`.
+    """Factory: `open_page(url="/", *, ready=True, browser=None, **context_options) -> Page`.
 
     Each call is one participant: a fresh browser context (own storage) with camera, microphone
     and clipboard permissions. A path is resolved against `app_server`. Requests to any origin
@@ -242,10 +242,11 @@ def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
     contexts: list[BrowserContext] = []
     request.node.stash[_LOGS] = logs
 
-    def open_(url: str = "/", *, ready: bool = True, browser: Browser | None = None) -> Page:
+    def open_(url: str = "/", *, ready: bool = True, browser: Browser | None = None, **options: object) -> Page:
         if url.startswith("/"):
             url = request.getfixturevalue("app_server").url(url)
-        context = (browser or request.getfixturevalue("browser")).new_context(permissions=PERMISSIONS)
+        options.setdefault("permissions", PERMISSIONS)
+        context = (browser or request.getfixturevalue("browser")).new_context(**options)
         contexts.append(context)
         log = PageLog()
         home = _origin(url)

@@ -1,0 +1,83 @@
+"""The lobby and join screens: language, names, a blocked camera, leaving and coming back."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+from playwright.sync_api import Page
+
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.test_call import create_booth, join, own_id, wait_connected
+
+OpenPage = Callable[..., Page]
+
+
+def test_korean_browser_gets_korean_and_the_choice_sticks(open_page: OpenPage) -> None:
+    page = open_page("/", locale="ko-KR")
+    assert page.get_attribute("html", "lang") == "ko"
+    assert page.inner_text("h1") == "멀리 있는 친구들과 함께 찍는 포토부스."
+    assert page.inner_text("#create") == "부스 만들기"
+    page.select_option("#language", "en")
+    assert page.inner_text("h1") == "A photo booth for friends who are far apart."
+    assert page.get_attribute("#name", "placeholder") == "How friends see you"
+    page.reload()
+    page.wait_for_selector("html[data-ready='1']", state="attached")
+    assert page.inner_text("#create") == "Create a booth"
+
+
+@pytest.mark.parametrize("name", ["", "    ", "x" * 40, "Eve\u202e"], ids=["empty", "blank", "too-long", "bidi"])
+def test_invalid_name_is_explained_and_creates_nothing(open_page: OpenPage, name: str) -> None:
+    page = open_page("/")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.fill("#name", name)
+    page.click("#create")
+    page.wait_for_selector("#name-error:not([hidden])", state="attached")
+    assert "1-32 characters" in page.inner_text("#name-error")
+    assert posts == [] and page.is_hidden("#invite")
+
+
+def test_name_is_remembered(open_page: OpenPage) -> None:
+    page = open_page("/")
+    page.fill("#name", "민지")
+    page.click("#create")
+    page.wait_for_selector("#invite-link")
+    page.goto(page.url.split("/r/")[0] + "/")
+    page.wait_for_selector("html[data-ready='1']", state="attached")
+    assert page.input_value("#name") == "민지"
+
+
+def test_blocked_camera_is_explained_and_the_booth_still_works(open_page: OpenPage, playwright) -> None:  # type: ignore[no-untyped-def]
+    flags = [f for f in CHROMIUM_FLAGS if f != "--use-fake-ui-for-media-stream"]
+    strict = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+    try:
+        page = open_page("/", browser=strict, permissions=[])
+        page.wait_for_selector("#media-notice:not([hidden])", state="attached")
+        assert "blocked" in page.inner_text("#media-notice")
+        page.fill("#name", "Shy")
+        page.click("#create")
+        page.click("#enter")
+        page.wait_for_selector("html[data-screen='room']", state="attached")
+        assert page.inner_text(".tile[data-self] .tile-status") == "Camera off"
+    finally:
+        strict.close()
+
+
+def test_leaving_and_coming_back(open_page: OpenPage) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link, "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    bo.click("#leave")
+    bo.wait_for_selector("html[data-screen='lobby']", state="attached")
+    ana.wait_for_selector(f'.tile[data-peer="{bo_id}"]', state="detached")
+    assert ana.is_visible("#alone")
+    bo.goto(link)
+    bo.wait_for_selector("html[data-ready='1']", state="attached")
+    assert bo.input_value("#name") == "Bo"
+    bo.click("#join")
+    bo.wait_for_selector("html[data-screen='room']", state="attached")
+    wait_connected(ana, own_id(bo))
+    wait_connected(bo, ana_id)
+    assert ana.locator(".tile").count() == 2
