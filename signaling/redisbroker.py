@@ -25,6 +25,8 @@ from signaling.protocol import Peer, PeerLeft, encode
 
 log = logging.getLogger("clov.redis")
 
+MAX_CONNECTIONS = 64
+
 _REAP = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if #expired > 0 then
@@ -93,9 +95,17 @@ class RedisBroker(Broker):
 
     def __init__(self, url: str, member_ttl: float = 30.0) -> None:
         self.member_ttl = member_ttl
-        self._redis = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+        # A blocking pool: under a burst, commands wait for a free connection instead of
+        # failing at once (redis-py's default pool raises "Too many connections").
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=5,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=5,
         )
+        self._redis = redis.Redis(connection_pool=pool)
         self._join = self._redis.register_script(_JOIN)
         self._leave = self._redis.register_script(_LEAVE)
         self._heartbeat = self._redis.register_script(_HEARTBEAT)

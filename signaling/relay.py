@@ -184,6 +184,12 @@ class Hub:
                 raise ProtocolError(protocol.BAD_MESSAGE, "already joined")
             assert isinstance(message, Signal) and message.to is not None
             relayed = protocol.encode(Signal(sender=connection.peer.id, data=message.data))
+            local = self.rooms.get(room, {}).get(message.to)
+            if local is not None:
+                # Both sockets are here: no broker round trip (with Redis, the common case
+                # costs no Redis command at all).
+                local.push(relayed)
+                continue
             try:
                 delivered = await self.broker.send(room, message.to, relayed)
             except BrokerUnavailable:
