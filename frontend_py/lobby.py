@@ -137,7 +137,7 @@ async def show_lobby(enter: Enter) -> None:
         invite_box.replaceChildren(
             text("span", "invite.label", {"class": "label"}),
             h("div", {"class": "invite-row"}, link_field, copy_button(lambda: link, "copy-link")),
-            text("p", "invite.hint", {"class": "hint"}),
+            text("p", "invite.hint", {"class": "hint"}, hours=round((body["expires_at"] - js.Date.now() / 1000) / 3600)),
             enter_button,
         )
         invite_box.hidden = False

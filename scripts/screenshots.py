@@ -1,0 +1,70 @@
+"""Take the README's screenshots (docs/*.png): the lobby with its invite, the join screen, a room.
+
+    .venv/bin/python scripts/screenshots.py
+
+Runs Chromium with the astronaut photo as camera, in a loopback-only network namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from bench.join import isolate  # noqa: E402
+from tests.conftest import Server  # noqa: E402
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS  # noqa: E402
+from tests_e2e.media import make_fake_media  # noqa: E402
+
+VIEWPORT = {"width": 1280, "height": 760}
+
+
+def main() -> None:
+    isolate()
+    work = Path(tempfile.mkdtemp())
+    media = make_fake_media(work)
+    server = Server(work, CLOV_LOG_LEVEL="warning").start()
+    try:
+        with sync_playwright() as playwright:
+            flags = [*CHROMIUM_FLAGS, *media.chromium_flags()]
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+
+            def page(url: str, locale: str = "en-US"):  # type: ignore[no-untyped-def]
+                context = browser.new_context(viewport=VIEWPORT, permissions=PERMISSIONS, locale=locale)
+                opened = context.new_page()
+                opened.goto(url)
+                opened.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
+                return opened
+
+            host = page(server.http + "/")
+            host.wait_for_timeout(800)
+            host.fill("#name", "Ana")
+            host.click("#create")
+            host.wait_for_selector("#invite-link")
+            host.screenshot(path=str(ROOT / "docs" / "invite.png"))
+            link = host.input_value("#invite-link")
+            host.click("#enter")
+
+            guest = page(link, locale="ko-KR")
+            guest.fill("#name", "민지")
+            guest.wait_for_timeout(800)
+            guest.screenshot(path=str(ROOT / "docs" / "join.png"))
+            guest.click("#join")
+            host.wait_for_selector(".tile:not([data-self])[data-connected]", state="attached", timeout=30_000)
+            host.wait_for_timeout(2500)
+            host.screenshot(path=str(ROOT / "docs" / "room.png"))
+            browser.close()
+    finally:
+        server.stop()
+    print("wrote docs/invite.png, docs/join.png, docs/room.png")
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
