@@ -147,6 +147,8 @@ def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     wait_connected(bo, ana_id)
     loud = poll(lambda: (t := tone(bo, ana_id))["level"] > -90 and t, timeout=15)
     assert loud, "no tone before muting"
+    speaking = f'.tile[data-peer="{ana_id}"][data-speaking]'
+    bo.wait_for_selector(speaking, state="attached")
 
     ana.click("#mute")
     assert ana.get_attribute("#mute", "aria-pressed") == "true"
@@ -154,6 +156,8 @@ def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     assert bo.is_visible(f'.tile[data-peer="{ana_id}"] .tile-muted')
     silent = poll(lambda: (t := tone(bo, ana_id))["level"] < loud["level"] - 30 and t, timeout=10)
     assert silent, f"still hearing Ana after mute: {tone(bo, ana_id)} vs {loud}"
+    bo.wait_for_selector(speaking, state="detached")
+    assert ana.is_visible(".tile[data-self] .tile-muted")
 
     ana.click("#mute")
     bo.wait_for_selector(f'.tile[data-peer="{ana_id}"]:not([data-muted])', state="attached")

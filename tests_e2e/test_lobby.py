@@ -81,3 +81,24 @@ def test_leaving_and_coming_back(open_page: OpenPage) -> None:
     wait_connected(ana, own_id(bo))
     wait_connected(bo, ana_id)
     assert ana.locator(".tile").count() == 2
+
+
+@pytest.mark.parametrize(
+    "remove, message",
+    [
+        ("delete window.RTCPeerConnection", "does not support WebRTC"),
+        (
+            "const get = HTMLCanvasElement.prototype.getContext;"
+            "HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {"
+            "  return kind === 'webgl2' ? null : get.call(this, kind, ...rest); }",
+            "does not support WebGL2",
+        ),
+    ],
+    ids=["no-webrtc", "no-webgl2"],
+)
+def test_a_browser_without_what_clov_needs_is_told_so(open_page: OpenPage, remove: str, message: str) -> None:
+    page = open_page("/", ready=False)
+    page.context.add_init_script(remove)
+    page.reload()
+    page.wait_for_selector("html[data-screen='unsupported']", state="attached", timeout=60_000)
+    assert message in page.inner_text("main")
