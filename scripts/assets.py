@@ -51,13 +51,23 @@ RUNTIME_FILES: dict[str, RuntimeFiles] = {
             "pyodide-lock.json",
         ),
     ),
-    # core.js + core.css and the chunks it imports. Chunk names carry content hashes, so
-    # take every chunk: the ones for features we do not use (editor, terminal, py-game,
-    # MicroPython) are only fetched if a page uses them.
+    # core.js + core.css and the chunks a boot of our page fetches (chunk names carry content
+    # hashes, hence the globs). The editor, terminal and game plugins are tiny stubs that load
+    # codemirror/xterm only when a page uses them, which ours never does: those are not copied.
     "pyscript": RuntimeFiles(
         package="@pyscript/core",
         source_dir="dist",
-        patterns=("*.js", "*.css"),
+        patterns=(
+            "core.js",
+            "core.css",
+            "core-*.js",
+            "error-*.js",
+            "donkey-*.js",
+            "deprecations-manager-*.js",
+            "py-editor-*.js",
+            "py-game-*.js",
+            "py-terminal-*.js",
+        ),
     ),
 }
 
