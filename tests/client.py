@@ -37,6 +37,11 @@ class Peer:
         peer.welcome, peer.id = reply, reply["peer"]
         return peer
 
+    def rejoin_message(self, token: str, name: str) -> dict[str, Any]:
+        """The join that reclaims this peer's id after its socket dropped."""
+        assert self.welcome is not None
+        return {"type": "join", "token": token, "name": name, "peer": self.id, "resume": self.welcome["resume"]}
+
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         await self.connection.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
 

@@ -128,9 +128,7 @@ async def test_rejoin_on_another_instance_takes_over_the_membership(pair) -> Non
     bo = await Peer.join(one.ws, room["room"], room["token"], "Bo")
     await ana.receive_until("peer-joined")
     again = await Peer.connect(two.ws, room["room"])
-    welcome = await again.request(
-        {"type": "join", "token": room["token"], "name": "Bo", "peer": bo.id, "resume": bo.welcome["resume"]}
-    )
+    welcome = await again.request(bo.rejoin_message(room["token"], "Bo"))
     assert welcome["peer"] == bo.id
     # The first instance finds at its next heartbeat that the membership moved, and closes
     # the stale socket without announcing a departure.

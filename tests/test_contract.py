@@ -161,9 +161,7 @@ async def test_rejoin_keeps_the_peer_id_without_presence_noise(server) -> None:
     await ana.receive_until("peer-joined")
     # Bo's network drops; the server has not noticed yet when Bo comes back.
     again = await Peer.connect(server.ws, room["room"])
-    welcome = await again.request(
-        {"type": "join", "token": room["token"], "name": "Bo", "peer": bo.id, "resume": bo.welcome["resume"]}
-    )
+    welcome = await again.request(bo.rejoin_message(room["token"], "Bo"))
     assert welcome["type"] == "welcome" and welcome["peer"] == bo.id
     assert welcome["peers"] == [{"id": ana.id, "name": "Ana"}]
     assert await bo.closed_with() == 1012
@@ -178,9 +176,7 @@ async def test_rejoin_needs_no_free_seat(server) -> None:
     peers = [await Peer.join(server.ws, room["room"], room["token"], f"p{i}") for i in range(6)]
     last = peers[-1]
     again = await Peer.connect(server.ws, room["room"])
-    welcome = await again.request(
-        {"type": "join", "token": room["token"], "name": "p5", "peer": last.id, "resume": last.welcome["resume"]}
-    )
+    welcome = await again.request(last.rejoin_message(room["token"], "p5"))
     assert welcome["type"] == "welcome" and len(welcome["peers"]) == 5
 
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
-from tests.conftest import RedisServer, Server
+from tests.conftest import RedisServer, Server, redis_server  # noqa: F401 (fixture)
 from tests_e2e.media import FakeMedia, make_fake_media
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,14 +115,6 @@ class AppServer(Server):
 
 
 _servers: list[AppServer] = []  # every server started by these fixtures: their origins are local
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
