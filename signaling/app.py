@@ -49,8 +49,7 @@ def create_app(settings: Settings) -> Starlette:
         heartbeat = asyncio.create_task(hub.heartbeat())
         # The collector decided the join tail: start-up objects are frozen out of its way, and
         # young collections run every 50,000 allocations instead of 700, so full collections
-        # (about 100 ms over 3,000 sockets) come every minute or two rather than in every burst
-        # of joins. Join p99 at 3,000 sockets went from ~130 ms to ~52 ms (bench/signaling.py).
+        # (about 100 ms over 3,000 sockets) come far less often than every burst of joins. Join p99 at 3,000 sockets went from ~130 ms to ~52 ms (bench/signaling.py).
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
