@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian machine lacks, idempotently: system packages, the Python
 # environment (.venv) and the browser runtime (assets/ from the pinned npm packages).
+# `--test` adds what the test suite needs (Chromium, fonts, Playwright, onnxruntime...).
 set -euo pipefail
+extras=""; [ "${1:-}" = "--test" ] && extras="[test]"
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v redis-server >/dev/null || need_apt+=(redis-server)
-command -v chromium >/dev/null || need_apt+=(chromium)
-# Korean glyphs for the browser tests' screenshots (people's own machines have their fonts).
-[ -e /usr/share/fonts/truetype/nanum ] || need_apt+=(fonts-nanum)
-command -v ip >/dev/null || need_apt+=(iproute2)
+if [ -n "$extras" ]; then
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  # Korean glyphs for the browser tests' screenshots (people's own machines have their fonts).
+  [ -e /usr/share/fonts/truetype/nanum ] || need_apt+=(fonts-nanum)
+  command -v ip >/dev/null || need_apt+=(iproute2)
+fi
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
@@ -24,11 +28,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-stamp=.venv/.clov-installed
+stamp=".venv/.clov-installed${extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".${extras}"
   touch "$stamp"
 fi
 

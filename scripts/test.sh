@@ -3,7 +3,7 @@
 # servers themselves. Exits non-zero on any failure, and also when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 suites=(tests)
 [ -d tests_e2e ] && suites+=(tests_e2e)
 exec .venv/bin/python -m pytest "${suites[@]}" "$@"
