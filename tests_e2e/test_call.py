@@ -257,3 +257,17 @@ def fresh_token(room: str) -> str:
     from tests.conftest import SECRET
 
     return Invites(SECRET, 3600).issue(room)[0]
+
+
+def test_a_booth_lost_with_its_server_is_explained_while_the_call_goes_on(open_page: OpenPage, start_app_server) -> None:  # type: ignore[no-untyped-def]
+    server: AppServer = start_app_server(CLOV_REDIS_URL="")  # in-memory: a restart forgets rooms
+    ana, link = create_booth(open_page, "Ana", base=server.url("/"))
+    bo = join(open_page, link, "Bo")
+    bo_id = own_id(bo)
+    wait_connected(ana, bo_id)
+    server.restart()
+    ana.wait_for_selector("#connection-banner[data-i18n='error.no_room']", state="attached", timeout=30_000)
+    assert "no longer exists" in ana.inner_text("#connection-banner")
+    before = ana.evaluate(FRAMES_DECODED, bo_id)
+    time.sleep(1)
+    assert ana.evaluate(FRAMES_DECODED, bo_id) > before, "the call stopped with the booth"

@@ -102,3 +102,17 @@ def test_a_browser_without_what_clov_needs_is_told_so(open_page: OpenPage, remov
     page.reload()
     page.wait_for_selector("html[data-screen='unsupported']", state="attached", timeout=60_000)
     assert message in page.inner_text("main")
+
+
+def test_too_many_booths_from_one_address_is_explained(open_page: OpenPage, start_app_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_app_server(CLOV_ROOM_CREATE_BURST="1", CLOV_ROOM_CREATE_RATE="0.01")
+    first = open_page(server.url("/"))
+    first.fill("#name", "Ana")
+    first.click("#create")
+    first.wait_for_selector("#invite-link")
+    second = open_page(server.url("/"))
+    second.fill("#name", "Bo")
+    second.click("#create")
+    second.wait_for_selector("#lobby-error:not([hidden])", state="attached")
+    assert "Too many attempts" in second.inner_text("#lobby-error")
+    assert second.is_enabled("#create") and second.is_hidden("#invite")
