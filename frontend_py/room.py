@@ -53,8 +53,8 @@ class Tile:
         if stream.getAudioTracks().length:
             self.detector = media.SpeakingDetector(stream, on_speaking)
 
-    def set_flag(self, name: str, on_: bool) -> None:
-        if on_:
+    def set_flag(self, name: str, value: bool) -> None:
+        if value:
             self.element.setAttribute(f"data-{name}", "1")
         else:
             self.element.removeAttribute(f"data-{name}")
