@@ -7,7 +7,7 @@ from typing import Any, Awaitable, Callable
 import js
 
 from frontend_py import media
-from frontend_py.dom import h, mark, on, stored
+from frontend_py.dom import h, js_object, mark, on, stored
 from frontend_py.i18n import error_key
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from signaling.protocol import ProtocolError, clean_name
@@ -117,7 +117,7 @@ async def show_lobby(enter: Enter) -> None:
         create.disabled = True
         set_text(create, "creating")
         try:
-            response = await js.fetch("/api/rooms", js.Object.fromEntries([["method", "POST"]]))
+            response = await js.fetch("/api/rooms", js_object({"method": "POST"}))
             body = (await response.json()).to_py()
         except Exception:
             body, response = {"error": "unavailable"}, None
@@ -161,7 +161,7 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
     try:
         response = await js.fetch(
             f"/api/rooms/{room}",
-            js.Object.fromEntries([["headers", js.Object.fromEntries([["Authorization", f"Bearer {token}"]])]]),
+            js_object({"headers": {"Authorization": f"Bearer {token}"}}),
         )
         body = (await response.json()).to_py()
     except Exception:

@@ -42,6 +42,9 @@ class KeyedLimiter:
         if bucket is None:
             if len(self._buckets) >= self.max_keys:
                 self._buckets = {k: b for k, b in self._buckets.items() if not b.full}
+                # Still full: every key is busy. Forget the oldest half rather than grow.
+                for stale in list(self._buckets)[: len(self._buckets) // 2]:
+                    del self._buckets[stale]
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
         return bucket.allow()
 

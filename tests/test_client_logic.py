@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 
@@ -110,8 +111,6 @@ async def test_glare_converges_in_any_delivery_order(seed: int, with_candidates:
 
 
 async def test_polite_side_waits_for_the_first_offer_instead_of_colliding() -> None:
-    import asyncio
-
     a, b, wire = pair(grace=0.2)
     polite, impolite = (a, b) if a.polite else (b, a)
     waiting = asyncio.ensure_future(polite.negotiation_needed())

@@ -39,3 +39,4 @@ def test_turn_rest_credentials_match_coturn_scheme() -> None:
     assert username == "1700003600:peer1"
     expected = base64.b64encode(hmac.new(b"secret", b"1700003600:peer1", hashlib.sha1).digest()).decode()
     assert password == expected
+

@@ -8,12 +8,15 @@ import signal
 import time
 from typing import Callable
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from signaling.invites import Invites
+from tests.conftest import SECRET
 from tests_e2e.conftest import AppServer, page_log
 from tests_e2e.media import TONE_HZ, FakeMedia, write_y4m
 
@@ -235,8 +238,6 @@ def test_calls_survive_a_server_restart(open_page: OpenPage, start_app_server) -
     ids=["tampered", "expired", "vanished-room", "no-fragment"],
 )
 def test_bad_links_explain_themselves(open_page: OpenPage, app_server: AppServer, make_link, message: str) -> None:  # type: ignore[no-untyped-def]
-    import httpx
-
     room = httpx.post(app_server.url("/api/rooms")).json()
     page = open_page(make_link(room["room"], room["token"]))
     page.wait_for_selector("html[data-screen='error']", state="attached")
@@ -246,16 +247,10 @@ def test_bad_links_explain_themselves(open_page: OpenPage, app_server: AppServer
 
 
 def expired_token(room: str) -> str:
-    from signaling.invites import Invites
-    from tests.conftest import SECRET
-
     return Invites(SECRET, 60).issue(room, now=time.time() - 3600)[0]
 
 
 def fresh_token(room: str) -> str:
-    from signaling.invites import Invites
-    from tests.conftest import SECRET
-
     return Invites(SECRET, 3600).issue(room)[0]
 
 
