@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import json
 import signal
 import time
 from typing import Callable
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page
+from websockets.sync.client import connect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from signaling.invites import Invites
@@ -180,8 +183,10 @@ def small_camera_browser(launch_browser, fake_media: FakeMedia, tmp_path_factory
 
 def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenPage, small_camera_browser) -> None:  # type: ignore[no-untyped-def]
     first, link = create_booth(lambda url: open_page(url, browser=small_camera_browser), "P1")
-    # Everyone boots before anyone joins, so the calls already running don't slow the boots.
+    # Everyone boots before anyone joins (the seventh too), so the calls already running
+    # don't slow the boots.
     guests = [open_page(link, browser=small_camera_browser) for _ in range(5)]
+    seventh = open_page(link, browser=small_camera_browser)
     for i, page in enumerate(guests, start=2):
         page.fill("#name", f"P{i}")
         page.click("#join")
@@ -194,10 +199,24 @@ def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenP
                 wait_connected(page, other, timeout=90_000)
         assert page.locator(".tile").count() == 6
 
-    seventh = open_page(link, browser=small_camera_browser)
+    seventh.fill("#name", "P7")
+    seventh.click("#join")
     seventh.wait_for_selector("html[data-screen='error']", state="attached")
     assert "full" in seventh.inner_text("#error-message")
     assert seventh.get_attribute("#back-to-lobby", "href") == "/"
+
+
+def test_an_invite_to_a_full_booth_says_so_at_once(open_page: OpenPage, app_server: AppServer) -> None:
+    room = httpx.post(app_server.url("/api/rooms")).json()
+    ws = app_server.url(f"/ws/{room['room']}").replace("http", "ws", 1)
+    with contextlib.ExitStack() as stack:
+        for i in range(6):
+            socket = stack.enter_context(connect(ws))
+            socket.send(json.dumps({"type": "join", "token": room["token"], "name": f"P{i}"}))
+            assert json.loads(socket.recv(timeout=5))["type"] == "welcome"
+        page = open_page(f"/r/{room['room']}#{room['token']}")
+        page.wait_for_selector("html[data-screen='error']", state="attached")
+        assert "full" in page.inner_text("#error-message")
 
 
 def test_calls_survive_a_server_restart(open_page: OpenPage, start_app_server) -> None:  # type: ignore[no-untyped-def]
