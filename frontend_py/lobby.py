@@ -130,7 +130,7 @@ async def show_lobby(enter: Enter) -> None:
         room, token = body["room"], body["token"]
         link = f"{js.location.origin}/r/{room}#{token}"
         # Reloading this page now rejoins the booth instead of creating another.
-        js.history.replaceState(None, "", f"/r/{room}#{token}")
+        js.history.replaceState(None, "", f"/r/{room}{js.location.search}#{token}")
         link_field = h("input", {"id": "invite-link", "type": "text", "readOnly": True, "value": link})
         enter_button = text("button", "enter", {"id": "enter", "class": "button primary", "type": "button"})
         on(enter_button, "click", lambda _: enter(room, token, read_name() or name, preview.stream))

@@ -1,6 +1,7 @@
-"""Inside the booth: everyone's video in a grid, voice, mute, who is speaking.
+"""Inside the booth: everyone cut out in a grid, voice, mute, who is speaking, face fun.
 
-The shared stage replaces the grid in a later step; the mesh and the controls stay.
+Our own camera goes through the sender pipeline (background removal, overlays) and the
+packed track it makes is what every peer receives; each tile unpacks a person's alpha.
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ from typing import Any
 import js
 
 from frontend_py import media
-from frontend_py.dom import h, mark, on
+from frontend_py.cutout import CutoutView
+from frontend_py.diagnostics import DiagnosticsPanel
+from frontend_py.dom import h, mark, on, stored
 from frontend_py.i18n import error_key
 from frontend_py.mesh import Mesh, Participant
+from frontend_py.overlays import CATALOGUE
+from frontend_py.pipeline import Pipeline
 from frontend_py.signalingclient import JoinRefused, SignalingClient
-from frontend_py.ui import copy_button, set_text, show, show_error, text
+from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from signaling.protocol import ServerMessage
+
+OVERLAY_KEY = "clov.overlay"
+REMOVE_BACKGROUND_KEY = "clov.removeBackground"
 
 
 class Tile:
@@ -36,6 +44,7 @@ class Tile:
             h("figcaption", {}, self.name, self.badge),
         )
         self.detector: media.SpeakingDetector | None = None
+        self.cutout: CutoutView | None = None
         self.stream: Any = None
         if is_self:
             self.status.hidden = True
@@ -48,6 +57,9 @@ class Tile:
         self.stream = stream
         self.video.srcObject = stream
         self.status.hidden = True
+        if self.cutout is None:
+            self.cutout = CutoutView(self.video)
+            self.video.after(self.cutout.canvas)
         if self.detector is not None:
             self.detector.close()
         if stream.getAudioTracks().length:
@@ -62,6 +74,8 @@ class Tile:
     def close(self) -> None:
         if self.detector is not None:
             self.detector.close()
+        if self.cutout is not None:
+            self.cutout.close()
         self.element.remove()
 
 
@@ -75,21 +89,33 @@ class Room:
         self.banner = h("p", {"id": "connection-banner", "class": "banner", "role": "status", "hidden": True})
         self.alone = text("p", "alone", {"id": "alone", "class": "alone"})
         self.mute_button = text("button", "mute", {"id": "mute", "class": "button control", "type": "button", "aria-pressed": "false"})
+        self.notice = h("p", {"id": "ai-notice", "class": "banner notice", "role": "status", "hidden": True})
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
-        self.mesh = Mesh(stream, self.client.send_signal, self._on_change)
+        self.pipeline: Pipeline | None = None
+        self.outgoing: Any = None
+        self.mesh: Mesh | None = None
+        self.diagnostics: DiagnosticsPanel | None = None
 
     async def open(self) -> None:
+        if self.stream is not None:
+            self.pipeline = Pipeline(self.stream, self._on_notice)
+            self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
+            self.pipeline.set_overlay(stored(OVERLAY_KEY))
+            params = js.URLSearchParams.new(js.location.search)
+            self.outgoing = await self.pipeline.start(params.get("ep") or "", int(params.get("threads") or 0))
+            self.diagnostics = DiagnosticsPanel(self.pipeline)
+        self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change)
         try:
             welcome = await self.client.join()
         except JoinRefused as refused:
-            media.stop(self.stream)
+            self._stop_media()
             show_error(error_key(refused.code))
             return
         self._render(welcome.peer)
 
     def _render(self, own_id: str) -> None:
         own = Tile(own_id, self.name, is_self=True)
-        own.set_stream(self.stream, lambda speaking: own.set_flag("speaking", speaking))
+        own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
         if self.stream is None:
             own.status.hidden = False
             set_text(own.status, "preview.off")
@@ -105,8 +131,10 @@ class Room:
                 "main",
                 {"class": "room"},
                 self.banner,
+                self.notice,
                 self.grid,
                 self.alone,
+                self._effects() if self.pipeline is not None else None,
                 h(
                     "nav",
                     {"class": "controls"},
@@ -114,9 +142,57 @@ class Room:
                     copy_button(lambda: link, "copy-room-link", "copy.invite"),
                     leave,
                 ),
+                self.diagnostics.element if self.diagnostics is not None else None,
             ),
         )
         self._layout()
+
+    def _effects(self) -> Any:
+        """Background removal switch and the overlay picker, applied to our own track."""
+        pipeline = self.pipeline
+        removal = h("input", {"id": "background-removal", "type": "checkbox", "role": "switch", "checked": pipeline.remove_background})
+
+        def toggle_removal(_: Any) -> None:
+            pipeline.remove_background = bool(removal.checked)
+            js.localStorage.setItem(REMOVE_BACKGROUND_KEY, "1" if removal.checked else "0")
+
+        on(removal, "change", toggle_removal)
+        picker = h("div", {"id": "overlays", "class": "overlay-picker", "role": "radiogroup"})
+        chosen = pipeline.overlay.name if pipeline.overlay else ""
+        for name in ("", *[overlay.name for overlay in CATALOGUE]):
+            key = f"overlay.{name or 'none'}"
+            art = h("img", {"src": f"/frontend_py/overlays/{name}.svg", "alt": ""}) if name else h("span", {"class": "overlay-none"}, "∅")
+            button = h(
+                "button",
+                {"class": "overlay-choice", "type": "button", "role": "radio", "data-overlay": name, "aria-checked": "true" if name == chosen else "false", "title": t(key), "aria-label": t(key)},
+                art,
+            )
+            on(button, "click", lambda _, name=name: self._choose_overlay(picker, name))
+            picker.append(button)
+        return h(
+            "section",
+            {"class": "effects"},
+            h("label", {"class": "switch"}, removal, text("span", "background.remove")),
+            text("span", "overlays.label", {"class": "effects-label"}),
+            picker,
+        )
+
+    def _choose_overlay(self, picker: Any, name: str) -> None:
+        self.pipeline.set_overlay(name)
+        js.localStorage.setItem(OVERLAY_KEY, name)
+        for button in picker.children:
+            button.setAttribute("aria-checked", "true" if button.dataset.overlay == name else "false")
+
+    def _on_notice(self, key: str) -> None:
+        set_text(self.notice, key)
+        self.notice.hidden = False
+
+    def _stop_media(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        if self.diagnostics is not None:
+            self.diagnostics.close()
+        media.stop(self.stream)
 
     def _on_message(self, message: ServerMessage) -> None:
         self.mesh.handle(message)
@@ -166,7 +242,7 @@ class Room:
     def _leave(self, _: Any) -> None:
         self.client.close()
         self.mesh.close()
-        media.stop(self.stream)
+        self._stop_media()
         js.location.assign("/")
 
 

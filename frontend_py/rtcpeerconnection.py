@@ -122,6 +122,9 @@ class PeerLink:
                 continue
             for key, value in encoding.items():
                 setattr(parameters.encodings[0], key, value)
+            # A photo booth wants sharp people (and a sharp alpha edge) more than smooth
+            # motion: under load, drop frames rather than resolution.
+            parameters.degradationPreference = "maintain-resolution"
             await sender.setParameters(parameters)
 
     def receive_signal(self, data: dict[str, Any]) -> None:

@@ -38,15 +38,20 @@ def anchors() -> list[tuple[float, float]]:
     return [((x + 0.5) / n, (y + 0.5) / n) for y in range(n) for x in range(n)]
 
 
+ANCHORS = anchors()
+
+
 def decode(regressors, scores, min_score: float = MIN_SCORE) -> list[Detection]:
     """regressors: flat sequence of 2304*16 floats; scores: flat sequence of 2304 logits.
     Returns the detections above min_score, before suppression."""
     out = []
-    for i, (ax, ay) in enumerate(anchors()):
+    # Compare logits first: the browser runs this loop in Pyodide on every detection.
+    min_logit = math.log(min_score / (1.0 - min_score))
+    for i, (ax, ay) in enumerate(ANCHORS):
+        if scores[i] < min_logit:
+            continue
         logit = max(-SCORE_CLIP, min(SCORE_CLIP, scores[i]))
         score = 1.0 / (1.0 + math.exp(-logit))
-        if score < min_score:
-            continue
         r = regressors[i * NUM_COORDS:(i + 1) * NUM_COORDS]
         cx = r[0] / INPUT_SIZE + ax
         cy = r[1] / INPUT_SIZE + ay

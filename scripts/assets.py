@@ -37,7 +37,7 @@ class RuntimeFiles:
     exclude_suffixes: tuple[str, ...] = (".map",)
 
 
-# assets/<key>/ <- files of one package. onnxruntime-web joins this table later.
+# assets/<key>/ <- files of one package.
 RUNTIME_FILES: dict[str, RuntimeFiles] = {
     # loadPyodide() fetches exactly these five (pyodide.mjs is the entry point we import).
     "pyodide": RuntimeFiles(
@@ -67,6 +67,20 @@ RUNTIME_FILES: dict[str, RuntimeFiles] = {
             "py-editor-*.js",
             "py-game-*.js",
             "py-terminal-*.js",
+        ),
+    ),
+    # Two entry points, each with its own wasm build; a page fetches only the pair it picks
+    # (frontend_py/onnxruntime.py): plain wasm (SIMD + threads), or WebGPU (asyncify build).
+    "onnxruntime": RuntimeFiles(
+        package="onnxruntime-web",
+        source_dir="dist",
+        patterns=(
+            "ort.wasm.min.mjs",
+            "ort-wasm-simd-threaded.mjs",
+            "ort-wasm-simd-threaded.wasm",
+            "ort.webgpu.min.mjs",
+            "ort-wasm-simd-threaded.asyncify.mjs",
+            "ort-wasm-simd-threaded.asyncify.wasm",
         ),
     ),
 }

@@ -1,4 +1,5 @@
-"""Static serving of the browser app: index.html, frontend_py/, the shared protocol, assets/.
+"""Static serving of the browser app: index.html, frontend_py/, the shared protocol, assets/,
+the ONNX models.
 
 Every HTTP response carries the cross-origin isolation headers (wasm threads need them) and a
 Content-Security-Policy that keeps every request on our own origin.
@@ -58,6 +59,7 @@ APP_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=86400"
 
 SHARED_MODULES = ("__init__.py", "protocol.py")
+BROWSER_MODEL_MODULES = ("__init__.py", "decode.py")
 
 
 class SecurityHeaders:
@@ -97,6 +99,16 @@ class CachedStaticFiles(StaticFiles):
         return response
 
 
+class ModelFiles(CachedStaticFiles):
+    """The ONNX files of models/ and the decoding the browser imports; not the recipe or its
+    build caches."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if "/" in path.strip("/") or not (path.endswith(".onnx") or path in BROWSER_MODEL_MODULES):
+            return Response("Not Found", status_code=404)
+        return await super().get_response(path, scope)
+
+
 def static_routes(root: Path) -> list[Route | Mount]:
     """Routes for the app shell; `/r/{room}` (an invite link) serves the same page as `/`."""
     index = root / "index.html"
@@ -116,4 +128,5 @@ def static_routes(root: Path) -> list[Route | Mount]:
         *[shared_module(name) for name in SHARED_MODULES],
         Mount("/frontend_py", CachedStaticFiles(root / "frontend_py", APP_CACHE)),
         Mount("/assets", CachedStaticFiles(root / "assets", ASSET_CACHE)),
+        Mount("/models", ModelFiles(root / "models", APP_CACHE)),
     ]

@@ -18,7 +18,9 @@ from models import decode
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 NAMES = ["selfie_segmentation", "selfie_segmentation_landscape", "face_detection_full_range",
-         "face_landmark"]
+         "face_landmark", "face_landmark_webgpu"]
+# What the browser runs on the WebGPU provider (face_landmark keeps PRelu, for wasm).
+WEBGPU_NAMES = [name for name in NAMES if name != "face_landmark"]
 
 # (y0, y1, x0, x1) in the 512x512 astronaut image
 FACE = (80, 160, 190, 260)
@@ -73,7 +75,7 @@ def test_licence_and_notice_ship_with_models():
 
 def test_no_ops_the_webgpu_provider_lacks():
     # op types are plain strings in the protobuf: no PRelu, no unconverted TFLite custom op
-    for name in NAMES:
+    for name in WEBGPU_NAMES:
         data = (MODELS / f"{name}.onnx").read_bytes()
         assert b"PRelu" not in data and b"TFL_" not in data, name
 
@@ -154,3 +156,10 @@ def test_landmarks_lie_on_the_face(astronaut):
     # the landmark cloud and the detection agree on where the face is
     assert abs(pts[:, 0].mean() - cx) < 0.15 * (f.xmax - f.xmin)
     assert abs(pts[:, 1].mean() - cy) < 0.2 * (f.ymax - f.ymin)
+
+
+def test_webgpu_landmark_variant_gives_the_same_landmarks(astronaut):
+    crop = resize(astronaut[60:230, 150:320], 192, 192) / 255.0
+    wasm, webgpu = run("face_landmark", crop), run("face_landmark_webgpu", crop)
+    for a, b in zip(wasm, webgpu, strict=True):
+        assert np.abs(a - b).max() < 1e-3

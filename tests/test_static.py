@@ -22,6 +22,12 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     (root / "assets" / "pyodide").mkdir(parents=True)
     (root / "assets" / "pyodide" / "pyodide.mjs").write_text("export {};\n")
     (root / "assets" / "pyodide" / "pyodide.asm.wasm").write_bytes(b"\0asm\x01\0\0\0")
+    (root / "models").mkdir()
+    (root / "models" / "face.onnx").write_bytes(b"\x08\x07onnx")
+    (root / "models" / "decode.py").write_text("ANCHORS = []\n")
+    (root / "models" / "recipe.py").write_text("BUILD_ONLY = True\n")
+    (root / "models" / ".cache").mkdir()
+    (root / "models" / ".cache" / "x.onnx").write_bytes(b"cached")
     (root / "secret.txt").write_text("do not serve")
     server = Server(root, CLOV_STATIC_ROOT=str(root)).start()
     yield server
@@ -46,6 +52,8 @@ ISOLATION = {
         ("/signaling/protocol.py", "text/x-python", "no-cache"),
         ("/assets/pyodide/pyodide.mjs", "text/javascript", "public, max-age=86400"),
         ("/assets/pyodide/pyodide.asm.wasm", "application/wasm", "public, max-age=86400"),
+        ("/models/face.onnx", "application/octet-stream", "no-cache"),
+        ("/models/decode.py", "text/x-python", "no-cache"),
     ],
 )
 def test_app_files_with_isolation_headers(app_server, path: str, mime: str, cache: str) -> None:  # type: ignore[no-untyped-def]
@@ -82,9 +90,13 @@ def test_api_responses_carry_headers_and_no_store(app_server) -> None:  # type: 
         "/signaling/relay.py",
         "/frontend_py/missing.py",
         "/r/",
+        "/models/recipe.py",
+        "/models/.cache/x.onnx",
+        "/models/..%2fsecret.txt",
     ],
 )
 def test_no_traversal_and_nothing_else_served(app_server, path: str) -> None:  # type: ignore[no-untyped-def]
     response = httpx.get(app_server.http + path)
     assert response.status_code == 404
     assert "do not serve" not in response.text and "SERVER_ONLY" not in response.text
+    assert "BUILD_ONLY" not in response.text and "cached" not in response.text

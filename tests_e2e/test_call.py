@@ -25,14 +25,15 @@ from tests_e2e.media import TONE_HZ, FakeMedia, write_y4m
 
 OpenPage = Callable[..., Page]
 
-# What one participant receives from another, read off that person's tile.
+# What one participant receives from another, read off that person's tile: the colour half
+# of the packed frame (docs/media.md).
 REMOTE_FRAME = """(peer) => {
   const video = document.querySelector(`.tile[data-peer="${peer}"] video`);
   if (!video || !video.videoWidth) return null;
   const canvas = document.createElement('canvas');
   canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext('2d').drawImage(video, 0, 0);
+  canvas.height = video.videoHeight / 2;
+  canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
   return canvas.toDataURL('image/png');
 }"""
 

@@ -1,0 +1,68 @@
+"""Receiver side of the packed track: colour from the top half, alpha from the bottom half.
+
+A CutoutView draws one person's packed video into a transparent canvas each time a new
+video frame arrives, so the page behind (a neutral backdrop, later the stage) shows through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyodide.ffi import create_proxy
+
+from frontend_py import webgl
+from frontend_py.dom import h
+
+UNPACK_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D packed;
+uniform float half_texel;
+out vec4 colour;
+void main() {
+  // Stay half a texel away from the seam so filtering never mixes the two halves.
+  vec3 rgb = texture(packed, vec2(uv.x, min(uv.y * 0.5, 0.5 - half_texel))).rgb;
+  float alpha = texture(packed, vec2(uv.x, max(0.5 + uv.y * 0.5, 0.5 + half_texel))).g;
+  // The codec leaves a few levels of noise around pure black and white.
+  alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
+  colour = vec4(rgb * alpha, alpha);
+}
+"""
+
+
+class CutoutView:
+    """`canvas` shows the person in `video` (a packed stream) with a transparent background."""
+
+    def __init__(self, video: Any) -> None:
+        self.video = video
+        self.canvas = h("canvas", {"class": "cutout"})
+        # Kept after compositing so a screenshot or test can read what is shown.
+        self.gl = webgl.context(self.canvas, premultipliedAlpha=True, preserveDrawingBuffer=True)
+        self.program = webgl.Program(self.gl, UNPACK_FRAGMENT)
+        self.quad = webgl.unit_quad(self.gl)
+        self.texture = webgl.Texture(self.gl)
+        self.closed = False
+        self._on_frame = create_proxy(self._draw)
+        self._pending = video.requestVideoFrameCallback(self._on_frame)
+
+    def _draw(self, *_: Any) -> None:
+        if self.closed:
+            return
+        width, packed_height = int(self.video.videoWidth), int(self.video.videoHeight)
+        if width and packed_height >= 2:
+            height = packed_height // 2
+            if self.canvas.width != width or self.canvas.height != height:
+                self.canvas.width, self.canvas.height = width, height
+            gl = self.gl
+            self.texture.upload(self.video, width, packed_height)
+            webgl.bind_canvas(gl, width, height)
+            gl.clearColor(0, 0, 0, 0)
+            gl.clear(gl.COLOR_BUFFER_BIT)
+            self.program.use(packed=0, half_texel=0.5 / packed_height, to_canvas=True)
+            webgl.draw_quad(gl)
+        self._pending = self.video.requestVideoFrameCallback(self._on_frame)
+
+    def close(self) -> None:
+        self.closed = True
+        self.video.cancelVideoFrameCallback(self._pending)
+        self._on_frame.destroy()

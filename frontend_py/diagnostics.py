@@ -1,0 +1,76 @@
+"""The diagnostics panel: where the AI runs, frames per second and per-stage timings.
+
+The same figures are published as `globalThis.clovDiagnostics()` (a JSON string) for
+bench/pipeline.py and the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy
+
+from frontend_py.dom import h, spawn
+from frontend_py.pipeline import STAGES, Pipeline
+from frontend_py.ui import text
+
+REFRESH_S = 1.0
+
+
+class DiagnosticsPanel:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.provider = h("dd", {"id": "diagnostics-provider"})
+        self.fps = h("dd", {"id": "diagnostics-fps"})
+        self.faces = h("dd", {"id": "diagnostics-faces"})
+        self.rows = {stage: (h("td", {}), h("td", {})) for stage in (*STAGES, "total")}
+        table = h(
+            "table",
+            {"class": "diagnostics-stages"},
+            h("thead", {}, h("tr", {}, text("th", "diagnostics.stage"), h("th", {}, "p50 ms"), h("th", {}, "p95 ms"))),
+            h(
+                "tbody",
+                {},
+                *[h("tr", {"data-stage": stage}, text("th", f"stage.{stage}"), *cells) for stage, cells in self.rows.items()],
+            ),
+        )
+        self.element = h(
+            "details",
+            {"id": "diagnostics", "class": "diagnostics"},
+            text("summary", "diagnostics"),
+            h(
+                "dl",
+                {},
+                text("dt", "diagnostics.provider"),
+                self.provider,
+                text("dt", "diagnostics.fps"),
+                self.fps,
+                text("dt", "diagnostics.faces"),
+                self.faces,
+            ),
+            table,
+        )
+        self._publish = create_proxy(pipeline.diagnostics_json)
+        js.globalThis.clovDiagnostics = self._publish
+        self._task = spawn(self._refresh())
+
+    async def _refresh(self) -> None:
+        while True:
+            report = self.pipeline.diagnostics()
+            if report["provider"]:
+                self.provider.textContent = report["provider"]
+                self.element.dataset.provider = report["provider_name"]
+            elif not self.provider.textContent:
+                self.provider.append(text("span", "diagnostics.loading"))
+            self.fps.textContent = f"{report['fps']:.1f}"
+            self.faces.textContent = str(report["faces"])
+            for stage, (p50, p95) in self.rows.items():
+                median, tail = report["stages"][stage]
+                p50.textContent = f"{median:.1f}" if median else "–"
+                p95.textContent = f"{tail:.1f}" if tail else "–"
+            await asyncio.sleep(REFRESH_S)
+
+    def close(self) -> None:
+        self._task.cancel()

@@ -1,0 +1,447 @@
+"""The sender pipeline: camera -> segmentation and face tracking -> packed colour+alpha track.
+
+Per camera frame, all on one WebGL2 canvas: the frame is resampled on the GPU into each
+model's input tensor (read back as a Float32Array, handed to onnxruntime-web as it is), the
+person mask is refined in a shader (temporal smoothing, feathered edges), overlays are drawn
+in face space, and the packed frame goes out: colour in the top half, alpha as grey in the
+bottom half (docs/media.md). Frames never cross into Python; only a face's few dozen numbers
+do. Every model is optional: without one, the call goes on and the person is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from typing import Any, Callable
+
+import js
+from pyodide.ffi import create_proxy
+
+from frontend_py import webgl
+from frontend_py.dom import h, spawn
+from frontend_py.facetracking import LANDMARK_SIZE, Face, Tracker, mean_point
+from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
+from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix, view_box
+from models import decode
+
+# (model, input width, height), paired with the camera's shape as MediaPipe does. The
+# landscape model costs half as much, but on a squeezed 4:3 picture it takes things near the
+# person for foreground (the flag on the wall of our test photo); the square one does not.
+SEGMENTATION_WIDE = ("selfie_segmentation_landscape", 256, 144)
+SEGMENTATION_SQUARE = ("selfie_segmentation", 256, 256)
+DETECTOR = "face_detection_full_range"
+LANDMARKS = {"wasm": "face_landmark", "webgpu": "face_landmark_webgpu"}  # WebGPU has no PRelu
+STAGES = ("preprocess", "segmentation", "face", "overlays", "pack")
+SAMPLES = 300
+MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
+
+TENSOR_FRAGMENT = """#version 300 es
+precision highp float;
+uniform sampler2D source;
+uniform mat3 to_source;  // model input pixel -> source uv
+uniform float scale;
+uniform float offset;
+out vec4 value;
+
+vec3 pixel(int index, int row) {
+  vec2 uv = (to_source * vec3(float(index) + 0.5, float(row) + 0.5, 1.0)).xy;
+  bool inside = all(greaterThanEqual(uv, vec2(0.0))) && all(lessThanEqual(uv, vec2(1.0)));
+  return (inside ? texture(source, uv).rgb : vec3(0.0)) * scale + offset;
+}
+
+// Each output texel holds four consecutive floats of the NHWC RGB tensor, so that readPixels
+// of a (width*3/4) x height RGBA32F target is the tensor itself. Four floats starting at
+// 4x span two pixels: x*4/3 and the next one.
+void main() {
+  ivec2 texel = ivec2(gl_FragCoord.xy);
+  int first = texel.x * 4;
+  int index = first / 3;
+  vec3 a = pixel(index, texel.y);
+  vec3 b = pixel(index + 1, texel.y);
+  int phase = first - index * 3;
+  value = phase == 0 ? vec4(a, b.r) : phase == 1 ? vec4(a.gb, b.rg) : vec4(a.b, b);
+}
+"""
+
+REFINE_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D mask;
+uniform sampler2D previous;
+uniform vec2 texel;
+uniform float memory;
+out vec4 refined;
+void main() {
+  float sum = 0.0;
+  for (int dy = -1; dy <= 1; dy++) {
+    for (int dx = -1; dx <= 1; dx++) {
+      float weight = float((2 - abs(dx)) * (2 - abs(dy)));
+      sum += weight * texture(mask, uv + vec2(dx, dy) * texel).r;
+    }
+  }
+  float feathered = sum / 16.0;
+  float before = texture(previous, uv).r;
+  // Steady regions keep part of the last frame (no flicker); where the mask really moves,
+  // follow at once (no ghost trailing behind a waving hand).
+  float keep = memory * (1.0 - smoothstep(0.15, 0.5, abs(feathered - before)));
+  refined = vec4(vec3(mix(feathered, before, keep)), 1.0);
+}
+"""
+
+PACK_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D camera;
+uniform sampler2D matte;
+uniform bool cutout;
+out vec4 colour;
+void main() {
+  if (uv.y < 0.5) {
+    colour = vec4(texture(camera, vec2(uv.x, uv.y * 2.0)).rgb, 1.0);
+  } else {
+    float alpha = cutout ? smoothstep(0.3, 0.7, texture(matte, vec2(uv.x, uv.y * 2.0 - 1.0)).r) : 1.0;
+    colour = vec4(vec3(alpha), 1.0);
+  }
+}
+"""
+
+OVERLAY_VERTEX = """#version 300 es
+in vec2 corner;
+out vec2 uv;
+uniform mat3 to_frame;   // unit square -> frame pixels
+uniform vec2 frame;      // frame size in pixels
+uniform float half_index; // 0: the colour half, 1: the alpha half
+void main() {
+  uv = corner;
+  vec2 p = (to_frame * vec3(corner, 1.0)).xy;
+  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, 1.0 - (p.y + half_index * frame.y) / frame.y, 0.0, 1.0);
+}
+"""
+
+OVERLAY_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D art;
+uniform bool alpha_pass;
+out vec4 colour;
+void main() {
+  vec4 texel = texture(art, uv);  // premultiplied
+  colour = alpha_pass ? vec4(vec3(texel.a), 1.0) : texel;
+}
+"""
+
+
+def segmentation_model(width: int, height: int) -> tuple[str, int, int]:
+    return SEGMENTATION_WIDE if width >= 1.5 * height else SEGMENTATION_SQUARE
+
+
+class ModelInput:
+    """A float render target shaped so that reading it back gives one model's input tensor."""
+
+    def __init__(self, gl: Any, width: int, height: int, scale: float, offset: float) -> None:
+        self.width, self.height, self.scale, self.offset = width, height, scale, offset
+        self.target = webgl.Target(gl, width * 3 // 4, height, floats=True)
+        self.data = js.Float32Array.new(width * height * 3)
+        self.shape = [1, height, width, 3]
+
+    def fill(self, program: webgl.Program, source: webgl.Texture, to_source: list[float]) -> Any:
+        self.target.bind()
+        source.bind(0)
+        program.use(source=0, to_source=to_source, scale=self.scale, offset=self.offset)
+        webgl.draw_quad(program.gl)
+        return self.target.read_floats(self.data)
+
+
+class Stats:
+    """Per-stage milliseconds of the last frames, for the diagnostics panel and bench/pipeline.py."""
+
+    def __init__(self) -> None:
+        self.frames: deque[dict[str, float]] = deque(maxlen=SAMPLES)
+        self.started = js.performance.now()
+        self.count = 0
+
+    def add(self, frame: dict[str, float]) -> None:
+        self.frames.append(frame)
+        self.count += 1
+
+    def percentile(self, stage: str, share: float) -> float:
+        values = sorted(frame.get(stage, 0.0) for frame in self.frames)
+        return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
+
+    def fps(self) -> float:
+        recent = [frame["at"] for frame in self.frames]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) * 1000.0 / max(1.0, recent[-1] - recent[0])
+
+
+class Pipeline:
+    """Owns the camera's video element, the packed canvas and its captured track."""
+
+    def __init__(self, camera: Any, on_notice: Callable[[str], None]) -> None:
+        self.camera = camera
+        self.on_notice = on_notice
+        self.video = h("video", {"class": "source-video", "muted": True, "playsInline": True, "autoplay": True})
+        self.video.srcObject = camera
+        self.canvas = h("canvas", {"class": "packed-canvas"})
+        self.gl = webgl.context(self.canvas, alpha=False, preserveDrawingBuffer=True)
+        self.quad = webgl.unit_quad(self.gl)
+        self.frame_texture = webgl.Texture(self.gl)
+        self.tensor_program = webgl.Program(self.gl, TENSOR_FRAGMENT)
+        self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
+        self.pack_program = webgl.Program(self.gl, PACK_FRAGMENT)
+        self.overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
+        self.width = self.height = 0
+        self.provider: Provider | None = None
+        self.runtime: Runtime | None = None
+        self.segmenter: Session | None = None
+        self.detector: Session | None = None
+        self.landmarker: Session | None = None
+        self.models_failed: list[str] = []
+        self.remove_background = True
+        self.overlay: Overlay | None = None
+        self.art: dict[str, tuple[webgl.Texture, tuple[float, float, float, float]]] = {}
+        self.tracker = Tracker()
+        self.stats = Stats()
+        self.running = False
+        self._frame_ready: asyncio.Future[None] | None = None
+        self._on_video_frame = create_proxy(self._video_frame)
+        self.segmentation = SEGMENTATION_SQUARE[0]
+        self.segmentation_input: ModelInput | None = None
+        self.detector_input = ModelInput(self.gl, decode.INPUT_SIZE, decode.INPUT_SIZE, 2.0, -1.0)
+        self.landmark_inputs: list[ModelInput] = []  # one per tracked face: all read before any run
+        self.mask_texture = webgl.Texture(self.gl)
+        self.refined: list[webgl.Target] = []
+
+    async def start(self, provider: str = "", threads: int = 0) -> Any:
+        """Start drawing packed frames at once; the models load behind. Returns the stream
+        to send: the packed video track plus the camera's own audio."""
+        js.document.body.append(self.video)
+        await self._video_size()
+        self.canvas.width, self.canvas.height = self.width, 2 * self.height
+        self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
+        self.segmentation_input = ModelInput(self.gl, seg_w, seg_h, 1.0, 0.0)
+        self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
+        stream = self.canvas.captureStream()
+        for track in self.camera.getAudioTracks():
+            stream.addTrack(track)
+        self.running = True
+        spawn(self._run())
+        spawn(self._load_models(provider, threads))
+        return stream
+
+    def stop(self) -> None:
+        self.running = False
+        self.video.remove()
+
+    def set_overlay(self, name: str) -> None:
+        self.overlay = BY_NAME.get(name)
+        if self.overlay is not None and name not in self.art:
+            spawn(self._load_art(self.overlay))
+
+    async def _video_size(self) -> None:
+        while not self.video.videoWidth:
+            await asyncio.sleep(0.02)
+        self.width, self.height = int(self.video.videoWidth), int(self.video.videoHeight)
+
+    async def _load_models(self, requested: str, threads: int) -> None:
+        try:
+            self.provider = await choose_provider(requested, threads)
+            self.runtime = await Runtime.load(self.provider)
+        except Exception as exc:
+            js.console.error(f"onnxruntime-web: {exc}")
+            self.models_failed = [self.segmentation, DETECTOR, LANDMARKS["wasm"]]
+            self.on_notice("ai.unavailable")
+            return
+        # All sessions exist before the first one runs: the WebGPU provider refuses to create a
+        # session while another one is running or being created.
+        sessions: dict[str, Session] = {}
+        for name in (self.segmentation, DETECTOR, LANDMARKS[self.provider.name]):
+            try:
+                sessions[name] = await self.runtime.session(name)
+            except Exception as exc:
+                js.console.error(f"model {name}: {exc}")
+                self.models_failed.append(name)
+        self.segmenter = sessions.get(self.segmentation)
+        self.detector = sessions.get(DETECTOR)
+        self.landmarker = sessions.get(LANDMARKS[self.provider.name])
+        if self.segmentation in self.models_failed:
+            self.on_notice("ai.no_segmentation")
+        elif self.models_failed:
+            self.on_notice("ai.no_faces")
+
+    async def _load_art(self, overlay: Overlay) -> None:
+        url = f"/frontend_py/overlays/{overlay.name}.svg"
+        svg = await (await js.fetch(url)).text()
+        image = h("img")
+        image.src = url
+        await image.decode()
+        texture = webgl.Texture(self.gl)
+        gl = self.gl
+        gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, True)
+        texture.upload(image, int(image.naturalWidth), int(image.naturalHeight))
+        gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, False)
+        self.art[overlay.name] = (texture, view_box(svg))
+
+    def _video_frame(self, *_: Any) -> None:
+        if self._frame_ready is not None and not self._frame_ready.done():
+            self._frame_ready.set_result(None)
+
+    async def _next_frame(self) -> None:
+        self._frame_ready = asyncio.get_event_loop().create_future()
+        self.video.requestVideoFrameCallback(self._on_video_frame)
+        await self._frame_ready
+
+    async def _run(self) -> None:
+        while self.running:
+            await self._next_frame()
+            if not self.running:
+                break
+            try:
+                await self._process()
+            except Exception as exc:
+                js.console.error(f"pipeline frame: {exc}")
+                await asyncio.sleep(0.1)
+
+    async def _process(self) -> None:
+        clock = js.performance.now
+        timings: dict[str, float] = {}
+        begin = clock()
+        self.frame_texture.upload(self.video, self.width, self.height)
+        segment = self.remove_background and self.segmenter is not None and self.segmentation_input is not None
+        track = self.overlay is not None and self.detector is not None and self.landmarker is not None
+        # Every read-back first, while the GPU queue holds only this frame's upload: a read
+        # queued behind the mask refinement would wait for that too (3x longer in SwiftShader).
+        segmentation_tensor = self._segmentation_tensor() if segment else None
+        crops = self._crop_tensors() if track else []
+        timings["preprocess"] = clock() - begin
+        if segmentation_tensor is not None:
+            started = clock()
+            (mask,) = await self.segmenter.run(segmentation_tensor, self.segmentation_input.shape)
+            timings["segmentation"] = clock() - started
+        faces: list[Face] = []
+        if track:
+            started = clock()
+            faces = await self._track_faces(crops)
+            timings["face"] = clock() - started
+        started = clock()
+        if segmentation_tensor is not None:
+            self.mask_texture.upload_floats(mask, self.segmentation_input.width, self.segmentation_input.height)
+            self._refine()
+        self._pack(segmentation_tensor is not None)
+        timings["pack"] = clock() - started
+        if faces and self.overlay is not None and self.overlay.name in self.art:
+            started = clock()
+            self._draw_overlays(self.overlay, faces)
+            timings["overlays"] = clock() - started
+        timings["total"] = clock() - begin
+        timings["at"] = begin
+        self.stats.add(timings)
+
+    def _segmentation_tensor(self) -> Any:
+        model_input = self.segmentation_input
+        to_source = [1 / model_input.width, 0, 0, 0, 1 / model_input.height, 0, 0, 0, 1]
+        return model_input.fill(self.tensor_program, self.frame_texture, to_source)
+
+    def _crop_tensors(self) -> list[tuple[Face, ModelInput]]:
+        crops = []
+        for index, face in enumerate(self.tracker.faces):
+            model_input = self._landmark_input(index)
+            model_input.fill(self.tensor_program, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+            crops.append((face, model_input))
+        return crops
+
+    def _landmark_input(self, index: int) -> ModelInput:
+        while len(self.landmark_inputs) <= index:
+            self.landmark_inputs.append(ModelInput(self.gl, LANDMARK_SIZE, LANDMARK_SIZE, 1.0, 0.0))
+        return self.landmark_inputs[index]
+
+    def _refine(self) -> None:
+        previous, target = self.refined
+        target.bind()
+        self.mask_texture.bind(0)
+        previous.texture.bind(1)
+        texel = (1 / target.width, 1 / target.height)
+        self.refine_program.use(mask=0, previous=1, texel=texel, memory=MASK_MEMORY, to_canvas=False)
+        webgl.draw_quad(self.gl)
+        self.refined.reverse()
+
+    async def _track_faces(self, crops: list[tuple[Face, ModelInput]]) -> list[Face]:
+        tracker = self.tracker
+        tracker.next_frame()
+        for face, model_input in crops:
+            await self._landmarks(face, model_input)
+        if tracker.needs_detection():
+            side = max(self.width, self.height)
+            ox, oy = (side - self.width) / 2, (side - self.height) / 2
+            k = side / decode.INPUT_SIZE
+            to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
+            tensor = self.detector_input.fill(self.tensor_program, self.frame_texture, to_source)
+            outputs = await self.detector.run(tensor, self.detector_input.shape)
+            regressors, scores = sorted(outputs, key=lambda array: -array.length)
+            found = tracker.detected(decode.detect(regressors.to_py(), scores.to_py(), self.width, self.height))
+            for face in found:
+                model_input = self._landmark_input(len(crops))
+                model_input.fill(self.tensor_program, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+                await self._landmarks(face, model_input)
+        return [face for face in tracker.faces if face.landmarks]
+
+    async def _landmarks(self, face: Face, model_input: ModelInput) -> None:
+        outputs = await self.landmarker.run(model_input.data, model_input.shape)
+        points, score = sorted(outputs, key=lambda array: -array.length)
+        self.tracker.landmarks(face, points.to_py(), float(score[0]))
+
+    def _pack(self, cutout: bool) -> None:
+        gl = self.gl
+        webgl.bind_canvas(gl, self.width, 2 * self.height)
+        self.frame_texture.bind(0)
+        self.refined[1].texture.bind(1)
+        self.pack_program.use(camera=0, matte=1, cutout=cutout, to_canvas=True)
+        webgl.draw_quad(gl)
+
+    def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:
+        gl = self.gl
+        texture, box = self.art[overlay.name]
+        texture.bind(0)
+        gl.enable(gl.BLEND)
+        for alpha_pass in (False, True):
+            if alpha_pass:
+                gl.blendEquation(gl.MAX)
+            else:
+                gl.blendEquation(gl.FUNC_ADD)
+                gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
+            for face in faces:
+                right_eye, left_eye = face.eyes()
+                anchor = mean_point([face.landmarks[i] for i in overlay.anchor])
+                corners = placement(overlay, box, right_eye, left_eye, anchor)
+                self.overlay_program.use(
+                    art=0,
+                    alpha_pass=alpha_pass,
+                    to_frame=quad_matrix(corners),
+                    frame=(float(self.width), float(self.height)),
+                    half_index=1.0 if alpha_pass else 0.0,
+                )
+                webgl.draw_quad(gl)
+        gl.blendEquation(gl.FUNC_ADD)
+        gl.disable(gl.BLEND)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the diagnostics panel shows; also read by bench/pipeline.py."""
+        return {
+            "provider": self.provider.describe() if self.provider else "",
+            "provider_name": self.provider.name if self.provider else "",
+            "threads": self.provider.threads if self.provider else 0,
+            "models_failed": self.models_failed,
+            "fps": round(self.stats.fps(), 1),
+            "frames": self.stats.count,
+            "faces": len(self.tracker.faces),
+            "stages": {
+                stage: [round(self.stats.percentile(stage, 0.5), 2), round(self.stats.percentile(stage, 0.95), 2)]
+                for stage in (*STAGES, "total")
+            },
+            "samples": list(self.stats.frames),
+        }
+
+    def diagnostics_json(self) -> str:
+        return json.dumps(self.diagnostics())

@@ -1,0 +1,233 @@
+"""The AI pipeline through real calls: background removal, overlays, providers, failures.
+
+References come from CPython onnxruntime on the very picture the fake camera shows, so the
+browser's whole path (GPU resampling, onnxruntime-web, mask refinement, packing, a real
+video codec, unpacking on the receiver) is checked against the model itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from functools import cache
+from typing import Callable
+
+import numpy as np
+import onnxruntime
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, Route
+
+from frontend_py.facetracking import LANDMARK_SIZE, Crop, Face, crop_from_detection
+from frontend_py.i18n import STRINGS
+from models import decode
+from tests_e2e.media import FakeMedia
+from tests_e2e.test_call import create_booth, join, own_id, poll, received_frame, wait_connected
+
+OpenPage = Callable[..., Page]
+MODELS = "models"
+
+# A tile's unpacked cut-out (the canvas the receiver shows), with its alpha.
+CUTOUT = """(peer) => {
+  const canvas = document.querySelector(`.tile[data-peer="${peer}"] canvas.cutout`);
+  return canvas && canvas.width ? canvas.toDataURL('image/png') : null;
+}"""
+DIAGNOSTICS = "() => globalThis.clovDiagnostics ? JSON.parse(clovDiagnostics()) : null"
+
+
+@cache
+def session(name: str) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(f"{MODELS}/{name}.onnx", providers=["CPUExecutionProvider"])
+
+
+def run(name: str, x: np.ndarray) -> list[np.ndarray]:
+    s = session(name)
+    return s.run(None, {s.get_inputs()[0].name: x[None].astype(np.float32)})
+
+
+def reference_mask(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """CPython's person mask (general model) for the picture, at `size` (w, h), as booleans."""
+    x = np.asarray(Image.fromarray(picture).resize((256, 256), Image.BILINEAR)) / 255.0
+    (mask,) = run("selfie_segmentation", x)
+    probability = Image.fromarray((mask.reshape(256, 256) * 255).astype(np.uint8))
+    return np.asarray(probability.resize(size, Image.BILINEAR)) > 127
+
+
+def crop_pixels(picture: np.ndarray, crop: Crop) -> np.ndarray:
+    """The landmark model's input for a (turned) crop, made with PIL from the crop's maths."""
+    origin, right, down = crop.to_frame(0, 0), crop.to_frame(1, 0), crop.to_frame(0, 1)
+    coefficients = (right[0] - origin[0], down[0] - origin[0], origin[0],
+                    right[1] - origin[1], down[1] - origin[1], origin[1])
+    image = Image.fromarray(picture).transform((LANDMARK_SIZE, LANDMARK_SIZE), Image.AFFINE, coefficients, Image.BILINEAR)
+    return np.asarray(image) / 255.0
+
+
+def reference_eyes(picture: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Eye centres CPython finds with the same models and tracking maths the browser uses."""
+    h, w = picture.shape[:2]
+    side = max(w, h)
+    square = np.zeros((side, side, 3), np.uint8)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = picture
+    x = np.asarray(Image.fromarray(square).resize((192, 192), Image.BILINEAR)) / 127.5 - 1.0
+    regressors, scores = run("face_detection_full_range", x)
+    (detection,) = decode.detect(regressors.ravel().tolist(), scores.ravel().tolist(), w, h)
+    face = Face(crop_from_detection(detection))
+    for _ in range(3):  # as the browser does frame after frame on a still picture
+        points, _score = run("face_landmark", crop_pixels(picture, face.crop))
+        face.update(points.ravel().tolist())
+    return face.eyes()
+
+
+def png(url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+
+
+def cutout(page: Page, peer: str) -> np.ndarray:
+    url = poll(lambda: page.evaluate(CUTOUT, peer))
+    assert url, f"no cut-out of {peer}"
+    return png(url)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def alpha_iou(page: Page, peer: str, reference: np.ndarray) -> float:
+    rgba = cutout(page, peer)
+    want = reference_mask(reference, (rgba.shape[1], rgba.shape[0]))
+    return iou(rgba[..., 3] > 127, want)
+
+
+def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link, "Bo")
+    ana_id = own_id(ana)
+    wait_connected(bo, ana_id)
+
+    score = poll(lambda: (value := alpha_iou(bo, ana_id, fake_media.reference)) >= 0.9 and value, timeout=40)
+    assert score, f"IoU with CPython's mask only {alpha_iou(bo, ana_id, fake_media.reference):.3f}"
+    rgba = cutout(bo, ana_id)
+    h, w = rgba.shape[:2]
+
+    def alpha(x0: float, x1: float, y0: float, y1: float) -> float:
+        return float(rgba[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w), 3].mean())
+
+    # The flag (left) and the wall are see-through; the face and the suit are not.
+    assert alpha(0.14, 0.24, 0.05, 0.35) < 20
+    assert alpha(0.58, 0.64, 0.05, 0.3) < 20
+    assert alpha(0.41, 0.51, 0.15, 0.28) > 235
+    assert alpha(0.25, 0.45, 0.6, 0.8) > 235
+
+    # The sender's diagnostics name the provider and time every stage it ran.
+    ana.click("#diagnostics summary")
+    ana.wait_for_selector("#diagnostics[data-provider='wasm']", state="attached")
+    assert "wasm" in ana.inner_text("#diagnostics-provider")
+    report = ana.evaluate(DIAGNOSTICS)
+    assert report["stages"]["segmentation"][0] > 0 and report["stages"]["pack"][0] > 0
+    assert ana.inner_text("#diagnostics tr[data-stage='segmentation'] td") not in ("", "–")
+
+    # Switching removal off sends the whole picture; on again, the cut-out comes back.
+    ana.uncheck("#background-removal")
+    opaque = poll(lambda: cutout(bo, ana_id)[..., 3].mean() > 250, timeout=20)
+    assert opaque, "background still removed after switching it off"
+    ana.check("#background-removal")
+    back = poll(lambda: alpha_iou(bo, ana_id, fake_media.reference) >= 0.9, timeout=20)
+    assert back, "background not removed again after switching it back on"
+    assert ana.evaluate("() => localStorage.getItem('clov.removeBackground')") == "1"
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    grown = mask.copy()
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            grown |= np.roll(np.roll(mask, dy, axis=0), dx, axis=1)
+    return grown
+
+
+def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link, "Bo")
+    ana_id = own_id(ana)
+    wait_connected(bo, ana_id)
+    reference = fake_media.reference.astype(float)
+    (rx, ry), (lx, ly) = reference_eyes(fake_media.reference)
+    eye_distance = float(np.hypot(lx - rx, ly - ry))
+
+    def changed() -> np.ndarray:
+        """Pixels far from the camera's own picture (more than the codec's usual error)."""
+        frame = received_frame(bo, ana_id).astype(float)
+        if frame.shape[:2] != reference.shape[:2]:
+            return np.ones(reference.shape[:2], bool)
+        return np.abs(reference - frame).sum(axis=2) > 100
+
+    # Where the codec alone strays that far (sharp edges), before any overlay.
+    assert poll(lambda: changed().mean() < 0.01, timeout=30), "the received picture is not the camera's"
+    codec_noise = dilate(changed() | changed() | changed(), 2)
+
+    ana.click("[data-overlay='sunglasses']")
+    assert ana.get_attribute("[data-overlay='sunglasses']", "aria-checked") == "true"
+    ana.wait_for_function(f"() => ({DIAGNOSTICS})().faces === 1", timeout=30_000)
+    assert poll(lambda: changed().sum() > 0.2 * eye_distance**2, timeout=30), "no sunglasses in the received frame"
+    drawn = changed() & ~codec_noise
+    ys, xs = np.nonzero(drawn)
+    # The overlay lies along the eye line, from beyond one eye to beyond the other ...
+    inside = (xs > rx - 0.75 * eye_distance) & (xs < lx + 0.75 * eye_distance) & (np.abs(ys - (ry + ly) / 2) < 0.45 * eye_distance)
+    assert inside.mean() > 0.97, f"{(~inside).sum()} of {inside.size} overlay pixels away from the eyes"
+    assert abs(xs.mean() - (rx + lx) / 2) < 0.15 * eye_distance
+    # ... and dark lenses cover both eyes.
+    luma = received_frame(bo, ana_id).astype(float).mean(axis=2)
+    for ex, ey in ((rx, ry), (lx, ly)):
+        assert (luma[int(ey) - 3:int(ey) + 4, int(ex) - 3:int(ex) + 4] < 90).mean() > 0.6
+
+    # Removed again, the received picture is the camera's.
+    ana.click("[data-overlay='']")
+    gone = poll(lambda: (changed() & ~codec_noise).sum() < 20, timeout=20)
+    assert gone, "sunglasses still drawn after choosing none"
+
+
+def test_a_model_that_fails_to_load_is_explained_and_the_call_goes_on(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    ana, link = create_booth(open_page, "Ana")
+    bo = open_page(link)
+
+    def missing(route: Route) -> None:
+        route.fulfill(status=404, body="gone")
+
+    bo.route("**/models/selfie_segmentation.onnx", missing)
+    bo.fill("#name", "Bo")
+    bo.click("#join")
+    bo.wait_for_selector("html[data-screen='room']", state="attached")
+    bo_id = own_id(bo)
+    notice = bo.wait_for_selector("#ai-notice:visible", timeout=30_000)
+    assert notice.inner_text() == STRINGS["en"]["ai.no_segmentation"]
+    wait_connected(ana, bo_id)
+    # Ana still gets Bo's whole picture, opaque.
+    whole = poll(lambda: cutout(ana, bo_id)[..., 3].mean() > 250, timeout=20)
+    assert whole, "Bo's picture is not opaque without the segmentation model"
+    assert not ana.is_visible("#ai-notice")
+
+
+@pytest.fixture(scope="module")
+def webgpu_browser(launch_browser):  # type: ignore[no-untyped-def]
+    return launch_browser("--enable-unsafe-webgpu")
+
+
+def own_mask(page: Page) -> np.ndarray:
+    return cutout(page, own_id(page))[..., 3] > 127
+
+
+def test_webgpu_gives_the_same_mask_as_wasm(open_page: OpenPage, webgpu_browser) -> None:  # type: ignore[no-untyped-def]
+    masks = {}
+    for provider in ("webgpu", "wasm"):
+        page, _ = create_booth(lambda url, provider=provider: open_page(f"/?ep={provider}", browser=webgpu_browser), provider)
+        # SwiftShader's WebGPU is a CPU emulation (~1000x slower than a GPU): one frame is enough.
+        page.wait_for_function(f"() => ({DIAGNOSTICS})()?.stages.segmentation[0] > 0", timeout=120_000)
+        report = page.evaluate(DIAGNOSTICS)
+        assert report["provider_name"] == provider, report["provider"]
+        assert page.get_attribute("#diagnostics", "data-provider") == provider
+        assert poll(lambda: own_mask(page).mean() < 0.9, timeout=60), f"{provider}: no cut-out"
+        masks[provider] = own_mask(page)
+        page.context.close()
+    agreement = iou(masks["webgpu"], masks["wasm"])
+    assert agreement > 0.97, f"WebGPU and wasm masks differ: IoU {agreement:.3f}"
+    print(json.dumps({"webgpu_vs_wasm_iou": agreement}))
