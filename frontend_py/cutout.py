@@ -1,11 +1,13 @@
-"""Receiver side of the packed track: colour from the top half, alpha from the bottom half.
+"""Receiver side of the packed track on its own: one person, unpacked, on a transparent canvas.
 
-A CutoutView draws one person's packed video into a transparent canvas each time a new
-video frame arrives, so the page behind (a neutral backdrop, later the stage) shows through.
+The stage unpacks everyone in its own shader; a CutoutView is for one person alone: it
+draws the packed video into a transparent canvas each time a new frame arrives (the page's
+`clovCutout(peer)` diagnostic returns one such frame as a PNG, alpha included).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pyodide.ffi import create_proxy
@@ -42,6 +44,7 @@ class CutoutView:
         self.quad = webgl.unit_quad(self.gl)
         self.texture = webgl.Texture(self.gl)
         self.closed = False
+        self.drawn: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self._on_frame = create_proxy(self._draw)
         self._pending = video.requestVideoFrameCallback(self._on_frame)
 
@@ -60,6 +63,8 @@ class CutoutView:
             gl.clear(gl.COLOR_BUFFER_BIT)
             self.program.use(packed=0, half_texel=0.5 / packed_height, to_canvas=True)
             webgl.draw_quad(gl)
+            if not self.drawn.done():
+                self.drawn.set_result(None)
         self._pending = self.video.requestVideoFrameCallback(self._on_frame)
 
     def close(self) -> None:

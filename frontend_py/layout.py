@@ -25,7 +25,8 @@ MAX_CLOCK = 2**53 - 1  # integers stay exact in JavaScript up to here
 
 GEOMETRY = frozenset({"x", "y", "scale", "rotation", "opacity", "z"})
 PROPS = {
-    "person": GEOMETRY,
+    # "auto": placed by the booth, not by a person; such layers make room for newcomers.
+    "person": GEOMETRY | {"auto"},
     "sticker": GEOMETRY | {"sticker", "removed"},
     "stage": frozenset({"background", "aspect"}),
 }
@@ -52,6 +53,7 @@ class LayerState:
     z: float = 0.0
     sticker: str = ""
     removed: bool = False
+    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ _RULES: dict[str, Callable[[object], object]] = {
     "z": _z,
     "sticker": _name,
     "removed": _flag,
+    "auto": _flag,
     "background": _name,
     "aspect": _aspect,
 }

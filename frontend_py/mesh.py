@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from frontend_py import datachannel
 from frontend_py.bandwidth import video_encoding
 from frontend_py.dom import spawn
 from frontend_py.rtcpeerconnection import PeerLink
@@ -26,17 +27,23 @@ class Participant:
 
 
 class Mesh:
-    """`on_change(participant_id, participant_or_None)` tells the UI what changed."""
+    """`on_change(participant_id, participant_or_None)` tells the UI what changed;
+    `on_message(participant_id, message)` passes on data-channel messages other than mute, and
+    `on_channel_open(participant_id)` says when a peer can be sent messages."""
 
     def __init__(
         self,
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
         on_change: Callable[[str, Participant | None], None],
+        on_message: Callable[[str, dict[str, Any]], None] = lambda _peer, _message: None,
+        on_channel_open: Callable[[str], None] = lambda _peer: None,
     ) -> None:
         self.local_stream = local_stream
         self.send_signal = send_signal
         self.on_change = on_change
+        self.on_message = on_message
+        self.on_channel_open = on_channel_open
         self.own_id = ""
         self.ice_servers: list[dict[str, Any]] = []
         self.participants: dict[str, Participant] = {}
@@ -64,8 +71,20 @@ class Mesh:
         self.muted = muted
         for track in self.local_stream.getAudioTracks() if self.local_stream else []:
             track.enabled = not muted
+        self.broadcast(datachannel.mute(muted))
+
+    def broadcast(self, message: dict[str, Any]) -> None:
         for link in self.links.values():
-            link.send({"type": "mute", "muted": muted})
+            link.send(message)
+
+    def send(self, participant_id: str, message: dict[str, Any]) -> bool:
+        link = self.links.get(participant_id)
+        return link is not None and link.send(message)
+
+    def buffered(self, participant_id: str) -> int:
+        """Bytes queued on the data channel to a participant (for pacing big transfers)."""
+        link = self.links.get(participant_id)
+        return int(link.channel.bufferedAmount) if link is not None else 0
 
     def set_speaking(self, participant_id: str, speaking: bool) -> None:
         participant = self.participants.get(participant_id)
@@ -99,13 +118,17 @@ class Mesh:
             self.on_change(participant.id, participant)
 
         def on_data(message: dict[str, Any]) -> None:
-            if message.get("type") == "mute" and isinstance(message.get("muted"), bool):
-                participant.muted = message["muted"]
-                self.on_change(participant.id, participant)
+            if message.get("type") == "mute":
+                if isinstance(message.get("muted"), bool):
+                    participant.muted = message["muted"]
+                    self.on_change(participant.id, participant)
+            else:
+                self.on_message(participant.id, message)
 
         def on_state(state: str) -> None:
             if state == "channel-open":
-                self.links[participant.id].send({"type": "mute", "muted": self.muted})
+                self.links[participant.id].send(datachannel.mute(self.muted))
+                self.on_channel_open(participant.id)
                 return
             participant.state = state
             if state == "connected":

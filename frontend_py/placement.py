@@ -53,6 +53,13 @@ def default_place(
     return {"x": x, "y": y, "scale": scale, "rotation": 0.0, "opacity": 1.0, "z": z}
 
 
+def row_places(people: int, content_aspect: float, stage_aspect: float) -> list[dict[str, float]]:
+    """One row of `people` equal slots, feet on the floor, left to right: the booth's own
+    arrangement of everyone nobody has moved by hand."""
+    scale = _row_scale(max(1, people), content_aspect, stage_aspect)
+    return [{"x": (i + 0.5) / people, "y": 1 - FLOOR - scale / 2, "scale": scale} for i in range(people)]
+
+
 def _row_scale(people: int, content_aspect: float, stage_aspect: float) -> float:
     return min(MAX_PERSON_SCALE, stage_aspect * (1 - (people + 1) * GAP) / people / content_aspect)
 

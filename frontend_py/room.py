@@ -1,33 +1,41 @@
-"""Inside the booth: everyone cut out in a grid, voice, mute, who is speaking, face fun.
+"""Inside the booth: the shared stage, who is here, voice, mute, face fun, backgrounds.
 
 Our own camera goes through the sender pipeline (background removal, overlays) and the
-packed track it makes is what every peer receives; each tile unpacks a person's alpha.
+packed track it makes is what every peer receives. The stage draws everyone from those
+tracks; the roster beside it shows who is here, muted or speaking.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import js
+from pyodide.ffi import create_proxy
 
 from frontend_py import media
+from frontend_py.backgroundpanel import BackgroundPanel
 from frontend_py.cutout import CutoutView
 from frontend_py.diagnostics import DiagnosticsPanel
 from frontend_py.dom import h, mark, on, stored
+from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
 from frontend_py.i18n import error_key
+from frontend_py.layout import Layout
 from frontend_py.mesh import Mesh, Participant
 from frontend_py.overlays import CATALOGUE
 from frontend_py.pipeline import Pipeline
 from frontend_py.signalingclient import JoinRefused, SignalingClient
+from frontend_py.stage import Stage
+from frontend_py.stagesync import StageSync
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
-from signaling.protocol import ServerMessage
-
-OVERLAY_KEY = "clov.overlay"
-REMOVE_BACKGROUND_KEY = "clov.removeBackground"
+from signaling.protocol import ServerMessage, Welcome
 
 
 class Tile:
-    """One person's square: video, name, muted badge, speaking ring."""
+    """One person in the roster: a live face thumbnail, name, muted badge, speaking ring.
+
+    Its video element also plays the person's voice and feeds the stage."""
 
     def __init__(self, participant_id: str, name: str, is_self: bool) -> None:
         self.video = h("video", {"autoplay": True, "playsInline": True, "muted": is_self})
@@ -39,31 +47,28 @@ class Tile:
         self.element = h(
             "figure",
             {"class": "tile", "data-peer": participant_id, "data-self": is_self},
-            self.video,
-            self.status,
-            h("figcaption", {}, self.name, self.badge),
+            h("div", {"class": "tile-face"}, self.video),
+            h("figcaption", {}, self.name, self.badge, self.status),
         )
         self.detector: media.SpeakingDetector | None = None
-        self.cutout: CutoutView | None = None
         self.stream: Any = None
         if is_self:
             self.status.hidden = True
         else:
             on(self.video, "playing", lambda _: mark("first-remote-frame"))
 
-    def set_stream(self, stream: Any, on_speaking: Any) -> None:
+    def set_stream(self, stream: Any, on_speaking: Any) -> bool:
+        """True when the stream is new."""
         if stream is None or stream is self.stream:
-            return
+            return False
         self.stream = stream
         self.video.srcObject = stream
         self.status.hidden = True
-        if self.cutout is None:
-            self.cutout = CutoutView(self.video)
-            self.video.after(self.cutout.canvas)
         if self.detector is not None:
             self.detector.close()
         if stream.getAudioTracks().length:
             self.detector = media.SpeakingDetector(stream, on_speaking)
+        return True
 
     def set_flag(self, name: str, value: bool) -> None:
         if value:
@@ -74,9 +79,20 @@ class Tile:
     def close(self) -> None:
         if self.detector is not None:
             self.detector.close()
-        if self.cutout is not None:
-            self.cutout.close()
         self.element.remove()
+
+
+def sticker_tray(stage: Stage) -> Any:
+    tray = h("div", {"id": "stickers", "class": "sticker-tray"})
+    for overlay in CATALOGUE:
+        button = h(
+            "button",
+            {"class": "sticker-choice", "type": "button", "data-sticker": overlay.name, "title": t(f"overlay.{overlay.name}"), "aria-label": t(f"overlay.{overlay.name}")},
+            h("img", {"src": f"/frontend_py/overlays/{overlay.name}.svg", "alt": ""}),
+        )
+        on(button, "click", lambda _, name=overlay.name: stage.add_sticker(name))
+        tray.append(button)
+    return h("section", {"class": "panel"}, text("h2", "stickers.title"), tray)
 
 
 class Room:
@@ -85,16 +101,19 @@ class Room:
     def __init__(self, room: str, token: str, name: str, stream: Any) -> None:
         self.room, self.token, self.name, self.stream = room, token, name, stream
         self.tiles: dict[str, Tile] = {}
-        self.grid = h("section", {"id": "grid", "class": "grid", "data-count": "1"})
+        self.roster = h("section", {"id": "roster", "class": "roster", "aria-label": t("roster.label")})
         self.banner = h("p", {"id": "connection-banner", "class": "banner", "role": "status", "hidden": True})
         self.alone = text("p", "alone", {"id": "alone", "class": "alone"})
         self.mute_button = text("button", "mute", {"id": "mute", "class": "button control", "type": "button", "aria-pressed": "false"})
-        self.notice = h("p", {"id": "ai-notice", "class": "banner notice", "role": "status", "hidden": True})
+        self.notice = h("p", {"id": "ai-notice", "class": "banner info", "role": "status", "hidden": True})
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
         self.pipeline: Pipeline | None = None
         self.outgoing: Any = None
         self.mesh: Mesh | None = None
         self.diagnostics: DiagnosticsPanel | None = None
+        self.stage: Stage | None = None
+        self.sync: StageSync | None = None
+        self.backgrounds: BackgroundPanel | None = None
 
     async def open(self) -> None:
         if self.stream is not None:
@@ -104,7 +123,7 @@ class Room:
             params = js.URLSearchParams.new(js.location.search)
             self.outgoing = await self.pipeline.start(params.get("ep") or "", int(params.get("threads") or 0))
             self.diagnostics = DiagnosticsPanel(self.pipeline)
-        self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change)
+        self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change, self._on_peer_message, self._on_channel_open)
         try:
             welcome = await self.client.join()
         except JoinRefused as refused:
@@ -113,14 +132,45 @@ class Room:
             return
         self._render(welcome.peer)
 
-    def _render(self, own_id: str) -> None:
-        own = Tile(own_id, self.name, is_self=True)
-        own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
+    def _start_stage(self, own_id: str) -> None:
+        """The stage exists from the welcome on: peers' layers may be announced right behind it."""
+        layout = Layout(own_id)
+        self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops))
+        self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
+        self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
+        own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
+        if own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking)):
+            self.stage.add_person(own_id, own.video)
         if self.stream is None:
             own.status.hidden = False
             set_text(own.status, "preview.off")
-        self.tiles[own_id] = own
-        self.grid.prepend(own.element)
+        self.roster.prepend(own.element)
+        self.sync.participants_changed()
+        js.globalThis.clovStage = create_proxy(self._stage_report)
+        js.globalThis.clovCutout = create_proxy(self._cutout_png)
+
+    def _stage_report(self) -> str:
+        """The stage as this participant renders it, its draw times and when peers' edits
+        arrived: read by the tests and bench/stage.py (`JSON.parse(clovStage())`)."""
+        report = json.loads(self.stage.state_json())
+        report["render_ms"] = self.stage.render_times()
+        report["applied"] = self.sync.applied
+        return json.dumps(report)
+
+    async def _cutout_png(self, peer: str) -> str | None:
+        """One frame of a person as this participant receives them, unpacked (alpha kept), as a
+        PNG data URL: what the end-to-end tests compare with the model's own mask."""
+        tile = self.tiles.get(peer)
+        if tile is None or not tile.video.videoWidth:
+            return None
+        view = CutoutView(tile.video)
+        try:
+            await asyncio.wait_for(view.drawn, 5)
+            return str(view.canvas.toDataURL("image/png"))
+        finally:
+            view.close()
+
+    def _render(self, own_id: str) -> None:
         leave = text("button", "leave", {"id": "leave", "class": "button danger", "type": "button"})
         on(self.mute_button, "click", self._toggle_mute)
         on(leave, "click", self._leave)
@@ -132,9 +182,19 @@ class Room:
                 {"class": "room"},
                 self.banner,
                 self.notice,
-                self.grid,
-                self.alone,
-                self._effects() if self.pipeline is not None else None,
+                h(
+                    "div",
+                    {"class": "room-body"},
+                    self.stage.element,
+                    h(
+                        "aside",
+                        {"class": "side"},
+                        h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone),
+                        self.backgrounds.element,
+                        sticker_tray(self.stage),
+                    ),
+                ),
+                effects_bar(self.pipeline) if self.pipeline is not None else None,
                 h(
                     "nav",
                     {"class": "controls"},
@@ -145,43 +205,8 @@ class Room:
                 self.diagnostics.element if self.diagnostics is not None else None,
             ),
         )
+        self.backgrounds.sync()
         self._layout()
-
-    def _effects(self) -> Any:
-        """Background removal switch and the overlay picker, applied to our own track."""
-        pipeline = self.pipeline
-        removal = h("input", {"id": "background-removal", "type": "checkbox", "role": "switch", "checked": pipeline.remove_background})
-
-        def toggle_removal(_: Any) -> None:
-            pipeline.remove_background = bool(removal.checked)
-            js.localStorage.setItem(REMOVE_BACKGROUND_KEY, "1" if removal.checked else "0")
-
-        on(removal, "change", toggle_removal)
-        picker = h("div", {"id": "overlays", "class": "overlay-picker", "role": "radiogroup"})
-        chosen = pipeline.overlay.name if pipeline.overlay else ""
-        for name in ("", *[overlay.name for overlay in CATALOGUE]):
-            key = f"overlay.{name or 'none'}"
-            art = h("img", {"src": f"/frontend_py/overlays/{name}.svg", "alt": ""}) if name else h("span", {"class": "overlay-none"}, "∅")
-            button = h(
-                "button",
-                {"class": "overlay-choice", "type": "button", "role": "radio", "data-overlay": name, "aria-checked": "true" if name == chosen else "false", "title": t(key), "aria-label": t(key)},
-                art,
-            )
-            on(button, "click", lambda _, name=name: self._choose_overlay(picker, name))
-            picker.append(button)
-        return h(
-            "section",
-            {"class": "effects"},
-            h("label", {"class": "switch"}, removal, text("span", "background.remove")),
-            text("span", "overlays.label", {"class": "effects-label"}),
-            picker,
-        )
-
-    def _choose_overlay(self, picker: Any, name: str) -> None:
-        self.pipeline.set_overlay(name)
-        js.localStorage.setItem(OVERLAY_KEY, name)
-        for button in picker.children:
-            button.setAttribute("aria-checked", "true" if button.dataset.overlay == name else "false")
 
     def _on_notice(self, key: str) -> None:
         set_text(self.notice, key)
@@ -195,7 +220,17 @@ class Room:
         media.stop(self.stream)
 
     def _on_message(self, message: ServerMessage) -> None:
+        if isinstance(message, Welcome) and self.stage is None:
+            self._start_stage(message.peer)
         self.mesh.handle(message)
+
+    def _on_peer_message(self, participant_id: str, message: dict[str, Any]) -> None:
+        if self.sync is not None:
+            self.sync.receive(participant_id, message)
+
+    def _on_channel_open(self, participant_id: str) -> None:
+        if self.sync is not None:
+            self.sync.channel_open(participant_id)
 
     def _on_state(self, state: str, detail: str) -> None:
         if state == "joined":
@@ -213,21 +248,26 @@ class Room:
             if tile is not None:
                 tile.close()
                 del self.tiles[participant_id]
+            if self.stage is not None:
+                self.stage.remove_person(participant_id)
+                self.sync.participants_changed()
             self._layout()
             return
         if tile is None:
             tile = self.tiles[participant_id] = Tile(participant_id, participant.name, is_self=False)
-            self.grid.append(tile.element)
+            self.roster.append(tile.element)
+            self.sync.participants_changed()
             self._layout()
         tile.name.textContent = participant.name
-        tile.set_stream(participant.stream, lambda speaking: self.mesh.set_speaking(participant_id, speaking))
+        if tile.set_stream(participant.stream, lambda speaking: self.mesh.set_speaking(participant_id, speaking)):
+            self.stage.add_person(participant_id, tile.video)
         tile.set_flag("muted", participant.muted)
         tile.set_flag("speaking", participant.speaking)
         tile.set_flag("connected", participant.state == "connected")
         tile.element.dataset.state = participant.state
 
     def _layout(self) -> None:
-        self.grid.dataset.count = str(len(self.tiles))
+        self.roster.dataset.count = str(len(self.tiles))
         self.alone.hidden = len(self.tiles) > 1
 
     def _toggle_mute(self, _: Any) -> None:
@@ -242,6 +282,8 @@ class Room:
     def _leave(self, _: Any) -> None:
         self.client.close()
         self.mesh.close()
+        if self.sync is not None:
+            self.sync.close()
         self._stop_media()
         js.location.assign("/")
 

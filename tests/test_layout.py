@@ -24,7 +24,7 @@ from frontend_py.layout import (
     validate,
     wrap_degrees,
 )
-from frontend_py.placement import MAX_PERSON_SCALE, default_place
+from frontend_py.placement import MAX_PERSON_SCALE, default_place, row_places
 from frontend_py.transform import (
     clip_matrix,
     contains,
@@ -60,6 +60,7 @@ def values(prop: str) -> st.SearchStrategy[object]:
         "z": st.integers(-2, 2) | st.floats(-5, 5),  # small integers make ties, so the id must order them
         "sticker": st.sampled_from(["heart", "star"]),
         "removed": st.booleans(),
+        "auto": st.booleans(),
         "background": st.sampled_from(["plain", "beach", "sha256-0f3a"]),
         "aspect": st.sampled_from(sorted(ASPECTS)),
     }[prop]
@@ -596,3 +597,14 @@ def test_clip_matrix_agrees_with_the_pixel_matrix(
     u, v = uv
     assert m[0] * u + m[3] * v + m[6] == pytest.approx(px / W * 2 - 1, abs=1e-9)
     assert m[1] * u + m[4] * v + m[7] == pytest.approx(1 - py / H * 2, abs=1e-9)
+
+
+def test_row_places_stand_side_by_side_on_the_floor() -> None:
+    for stage_aspect in ASPECTS.values():
+        for people in range(1, 7):
+            places = row_places(people, 4 / 3, stage_aspect)
+            assert len(places) == people
+            boxes = [(p["x"] * stage_aspect - p["scale"] * 2 / 3, p["x"] * stage_aspect + p["scale"] * 2 / 3) for p in places]
+            for (_, right), (left, _) in zip(boxes, boxes[1:]):
+                assert right <= left
+            assert all(p["y"] + p["scale"] / 2 <= 1 for p in places)

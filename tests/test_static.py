@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -100,3 +102,12 @@ def test_no_traversal_and_nothing_else_served(app_server, path: str) -> None:  #
     assert response.status_code == 404
     assert "do not serve" not in response.text and "SERVER_ONLY" not in response.text
     assert "BUILD_ONLY" not in response.text and "cached" not in response.text
+
+
+def test_index_lists_every_client_module() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(re.findall(r'"/frontend_py/(\w+\.py)": ', (root / "index.html").read_text()))
+    modules = {path.name for path in (root / "frontend_py").glob("*.py")} - {"main.py"}
+    assert listed == modules

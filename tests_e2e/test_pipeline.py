@@ -28,11 +28,8 @@ from tests_e2e.test_call import create_booth, join, own_id, poll, received_frame
 OpenPage = Callable[..., Page]
 MODELS = "models"
 
-# A tile's unpacked cut-out (the canvas the receiver shows), with its alpha.
-CUTOUT = """(peer) => {
-  const canvas = document.querySelector(`.tile[data-peer="${peer}"] canvas.cutout`);
-  return canvas && canvas.width ? canvas.toDataURL('image/png') : null;
-}"""
+# One received frame of a person, unpacked by the receiver, alpha kept (the app's diagnostic).
+CUTOUT = "(peer) => globalThis.clovCutout ? clovCutout(peer) : null"
 DIAGNOSTICS = "() => globalThis.clovDiagnostics ? JSON.parse(clovDiagnostics()) : null"
 
 

@@ -1,0 +1,443 @@
+"""The shared stage: one WebGL2 canvas with the background, everyone's cut-out and stickers.
+
+Every participant renders its own stage from the replicated layout (frontend_py/layout.py).
+People are drawn straight from their packed video (colour over alpha, docs/media.md), so the
+stage uploads each received frame once. Pointer, touch and arrow-key edits become layout ops
+that the room sends to every peer; ops from peers arrive through `apply`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import js
+from pyodide.ffi import create_proxy
+
+from frontend_py import backgrounds, transform, webgl
+from frontend_py.dom import h, on, spawn
+from frontend_py.layout import ASPECTS, STAGE, LayerState, Layout
+from frontend_py.overlays import BY_NAME, view_box
+from frontend_py.placement import row_places
+from frontend_py.ui import t, text
+
+SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
+DEFAULT_PERSON_ASPECT = 4 / 3
+STICKER_SCALE = 0.25
+NUDGE_PX, NUDGE_FAST_PX = 2.0, 20.0
+FRAME_INTERVAL_MS = 1000 / 30  # redraws are capped: the stage changes at most at camera rate
+
+LAYER_VERTEX = """#version 300 es
+in vec2 corner;
+out vec2 uv;
+uniform mat3 to_clip;  // the layer's unit quad about the origin -> clip space
+void main() {
+  uv = corner;
+  gl_Position = vec4((to_clip * vec3(corner - 0.5, 1.0)).xy, 0.0, 1.0);
+}
+"""
+
+LAYER_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D content;
+uniform bool packed;      // a person's packed video, else a premultiplied picture
+uniform float half_texel;
+uniform float opacity;
+uniform vec4 crop;        // uv offset and size of the part of the picture shown (cover fit)
+out vec4 colour;
+void main() {
+  vec2 at = crop.xy + uv * crop.zw;
+  if (packed) {
+    vec3 rgb = texture(content, vec2(at.x, min(at.y * 0.5, 0.5 - half_texel))).rgb;
+    float alpha = texture(content, vec2(at.x, max(0.5 + at.y * 0.5, 0.5 + half_texel))).g;
+    alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
+    colour = vec4(rgb * alpha, alpha) * opacity;
+  } else {
+    colour = texture(content, at) * opacity;
+  }
+}
+"""
+
+
+@dataclass
+class Person:
+    video: Any
+    texture: webgl.Texture
+    fresh: bool = False
+    pending: Any = None
+
+    @property
+    def aspect(self) -> float:
+        width, height = int(self.video.videoWidth), int(self.video.videoHeight) // 2
+        return width / height if width and height else DEFAULT_PERSON_ASPECT
+
+
+@dataclass
+class Picture:
+    texture: webgl.Texture
+    aspect: float
+
+
+class Stage:
+    """The canvas, its selection overlay and its editing controls."""
+
+    def __init__(self, own_id: str, layout: Layout, send_ops: Callable[[list[dict[str, Any]]], None]) -> None:
+        self.own_id, self.layout, self.send_ops = own_id, layout, send_ops
+        self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
+        self.gl = webgl.context(self.canvas, alpha=False, preserveDrawingBuffer=True)
+        self.quad = webgl.unit_quad(self.gl)
+        self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
+        self.people: dict[str, Person] = {}
+        self.stickers: dict[str, Picture] = {}
+        self.images: dict[str, Any] = {}  # custom backgrounds by id, decoded (ImageBitmap)
+        self.background: Picture | None = None
+        self.background_key = ""
+        self.selected: str | None = None
+        self.drag: dict[str, Any] | None = None
+        self.dirty = True
+        self.last_draw = 0.0
+        self.draw_times: list[float] = []
+        self.selection = js.document.createElementNS("http://www.w3.org/2000/svg", "svg")
+        self.selection.setAttribute("class", "stage-selection")
+        self.selection.setAttribute("aria-hidden", "true")
+        self.opacity = h("input", {"id": "layer-opacity", "type": "range", "min": "0", "max": "100", "aria-label": t("layer.opacity")})
+        self.toolbar = h(
+            "div",
+            {"id": "layer-tools", "class": "layer-tools", "hidden": True},
+            h("label", {"class": "opacity"}, text("span", "layer.opacity"), self.opacity),
+            text("button", "layer.forward", {"id": "layer-forward", "class": "button small", "type": "button"}),
+            text("button", "layer.backward", {"id": "layer-backward", "class": "button small", "type": "button"}),
+            text("button", "layer.delete", {"id": "layer-delete", "class": "button small danger", "type": "button"}),
+        )
+        self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection)
+        self.element = h("section", {"class": "stage"}, self.frame, self.toolbar)
+        self._size()
+        self._wire()
+        self._on_animation_frame = create_proxy(self._animation_frame)
+        js.requestAnimationFrame(self._on_animation_frame)
+
+    # ----------------------------------------------------------------- content
+
+    def add_person(self, peer: str, video: Any) -> None:
+        """Draw `peer` from `video` (a packed stream); its frames are uploaded as they arrive."""
+        if peer in self.people:
+            self.people[peer].video = video
+            return
+        person = self.people[peer] = Person(video, webgl.Texture(self.gl))
+
+        def on_frame(*_: Any) -> None:
+            person.fresh = True
+            self.dirty = True
+            person.pending = video.requestVideoFrameCallback(proxy)
+
+        proxy = create_proxy(on_frame)
+        person.pending = video.requestVideoFrameCallback(proxy)
+
+    def remove_person(self, peer: str) -> None:
+        person = self.people.pop(peer, None)
+        if person is not None:
+            person.video.cancelVideoFrameCallback(person.pending)
+            person.texture.delete()
+        if self.selected == peer:
+            self.select(None)
+        self.dirty = True
+
+    def add_image(self, image: str, bitmap: Any) -> None:
+        self.images[image] = bitmap
+        if self.layout.stage().background == image:
+            self.background_key = ""
+            self.dirty = True
+
+    def changed(self) -> None:
+        """The layout changed (here or from a peer): redraw, and keep our own place tidy."""
+        self._size()
+        self.arrange()
+        self.dirty = True
+        self._show_selection()
+
+    def arrange(self) -> None:
+        """Stand in the booth's row while nobody has moved us by hand; every peer does this for
+        its own layer only, in the same order, so the row converges without a coordinator."""
+        own = self.layout.layer(self.own_id)
+        if own is not None and not own.auto:
+            return
+        stage_aspect = ASPECTS[self.layout.stage().aspect]
+        aspect = self._aspect(self.own_id)
+        if own is None:
+            top = max((layer.z for layer in self.layout.layers()), default=0.0)
+            self._edit(self.own_id, {"auto": True, "z": top + 1, "rotation": 0.0, "opacity": 1.0, **row_places(1, aspect, stage_aspect)[0]})
+            own = self.layout.layer(self.own_id)
+        row = sorted((layer for layer in self.layout.layers() if layer.kind == "person" and layer.auto), key=lambda layer: (layer.z, layer.id))
+        index = next(i for i, layer in enumerate(row) if layer.id == self.own_id)
+        place = row_places(len(row), aspect, stage_aspect)[index]
+        if any(abs(getattr(own, key) - value) > 1e-6 for key, value in place.items()):
+            self._edit(self.own_id, place)
+
+    # ----------------------------------------------------------------- drawing
+
+    def _size(self) -> None:
+        width, height = SIZES[self.layout.stage().aspect]
+        if self.canvas.width != width or self.canvas.height != height:
+            self.canvas.width, self.canvas.height = width, height
+            self.selection.setAttribute("viewBox", f"0 0 {width} {height}")
+            self.frame.dataset.aspect = self.layout.stage().aspect
+            self.background_key = ""
+            self.dirty = True
+
+    def _animation_frame(self, now: float) -> None:
+        if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2:
+            self.last_draw = now
+            self.dirty = False
+            started = js.performance.now()
+            self.draw()
+            self.draw_times.append(js.performance.now() - started)
+            del self.draw_times[:-300]
+        js.requestAnimationFrame(self._on_animation_frame)
+
+    def draw(self) -> None:
+        gl = self.gl
+        width, height = int(self.canvas.width), int(self.canvas.height)
+        self._refresh_background(width, height)
+        webgl.bind_canvas(gl, width, height)
+        gl.clearColor(0.17, 0.15, 0.22, 1)
+        gl.clear(gl.COLOR_BUFFER_BIT)
+        gl.enable(gl.BLEND)
+        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
+        if self.background is not None:
+            full = LayerState(STAGE, "stage", x=0.5, y=0.5, scale=1.0)
+            self._draw_picture(self.background, full, width / height, width, height, cover=True)
+        for layer in self.layout.layers():
+            if layer.kind == "person":
+                person = self.people.get(layer.id)
+                if person is None or not person.video.videoWidth:
+                    continue
+                if person.fresh:
+                    person.texture.upload(person.video, int(person.video.videoWidth), int(person.video.videoHeight))
+                    person.fresh = False
+                person.texture.bind(0)
+                self.program.use(
+                    content=0,
+                    packed=True,
+                    half_texel=0.5 / max(1, int(person.video.videoHeight)),
+                    opacity=layer.opacity,
+                    crop=(0.0, 0.0, 1.0, 1.0),
+                    to_clip=transform.clip_matrix(layer, person.aspect, width, height),
+                )
+                webgl.draw_quad(gl)
+            else:
+                picture = self._sticker(layer.sticker)
+                if picture is not None:
+                    self._draw_picture(picture, layer, picture.aspect, width, height)
+        gl.disable(gl.BLEND)
+
+    def _draw_picture(self, picture: Picture, layer: LayerState, aspect: float, width: int, height: int, cover: bool = False) -> None:
+        crop = (0.0, 0.0, 1.0, 1.0)
+        if cover:  # fill the layer, cutting what sticks out of the picture's longer side
+            ratio = picture.aspect / aspect
+            crop = ((1 - 1 / ratio) / 2, 0.0, 1 / ratio, 1.0) if ratio > 1 else (0.0, (1 - ratio) / 2, 1.0, ratio)
+        picture.texture.bind(0)
+        self.program.use(
+            content=0, packed=False, half_texel=0.0, opacity=layer.opacity, crop=crop,
+            to_clip=transform.clip_matrix(layer, aspect, width, height),
+        )
+        webgl.draw_quad(self.gl)
+
+    def _refresh_background(self, width: int, height: int) -> None:
+        name = self.layout.stage().background
+        key = f"{name}@{width}x{height}"
+        if key == self.background_key:
+            return
+        if name in backgrounds.PRESETS:
+            source, aspect = backgrounds.paint(name, width, height), width / height
+        elif name in self.images:
+            bitmap = self.images[name]
+            source, aspect = bitmap, int(bitmap.width) / int(bitmap.height)
+        else:
+            return  # a custom image still on its way: keep the last background meanwhile
+        if self.background is None:
+            self.background = Picture(webgl.Texture(self.gl), aspect)
+        self.background.aspect = aspect
+        self.background.texture.upload(source, width, height)
+        self.background_key = key
+
+    def _sticker(self, name: str) -> Picture | None:
+        if name in self.stickers:
+            return self.stickers[name]
+        if name not in BY_NAME:
+            return None
+        self.stickers[name] = None  # type: ignore[assignment]  # loading
+        self._load_sticker(name)
+        return None
+
+    def _load_sticker(self, name: str) -> None:
+        async def load() -> None:
+            url = f"/frontend_py/overlays/{name}.svg"
+            _, _, box_width, box_height = view_box(await (await js.fetch(url)).text())
+            image = h("img")
+            image.src = url
+            await image.decode()
+            texture = webgl.Texture(self.gl)
+            self.gl.pixelStorei(self.gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, True)
+            texture.upload(image, int(image.naturalWidth), int(image.naturalHeight))
+            self.gl.pixelStorei(self.gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, False)
+            self.stickers[name] = Picture(texture, box_width / box_height)
+            self.dirty = True
+
+        spawn(load())
+
+    def _aspect(self, layer_id: str) -> float:
+        layer = self.layout.layer(layer_id)
+        if layer is not None and layer.kind == "sticker":
+            picture = self.stickers.get(layer.sticker)
+            return picture.aspect if picture else 1.0
+        person = self.people.get(layer_id)
+        return person.aspect if person else DEFAULT_PERSON_ASPECT
+
+    def render_times(self) -> list[float]:
+        return list(self.draw_times)
+
+    # ----------------------------------------------------------------- editing
+
+    def _edit(self, layer: str, values: dict[str, Any]) -> None:
+        ops = self.layout.edit_many(layer, values)
+        self.send_ops(ops)
+        self.dirty = True
+
+    def edit(self, layer: str, values: dict[str, Any]) -> None:
+        """A change made by hand: people moved by hand leave the booth's automatic row."""
+        if self.layout.layer(layer) is not None and self.layout.layer(layer).kind == "person":
+            values = {**values, "auto": False}
+        self._edit(layer, values)
+        self._show_selection()
+
+    def add_sticker(self, name: str) -> None:
+        top = max((layer.z for layer in self.layout.layers()), default=0.0)
+        layer = self.layout.new_sticker_id()
+        self._edit(layer, {"sticker": name, "x": 0.5, "y": 0.4, "scale": STICKER_SCALE, "rotation": 0.0, "opacity": 1.0, "z": top + 1})
+        self.select(layer)
+
+    def select(self, layer: str | None) -> None:
+        self.selected = layer
+        self.canvas.dataset.selected = layer or ""
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        layer = self.layout.layer(self.selected) if self.selected else None
+        if layer is None or layer.id not in {shown.id for shown in self.layout.layers()}:
+            self.selected = None
+            self.selection.innerHTML = ""
+            self.toolbar.hidden = True
+            return
+        width, height = int(self.canvas.width), int(self.canvas.height)
+        aspect = self._aspect(layer.id)
+        corners = transform.corners(layer, aspect, width, height)
+        spots = transform.handles(layer, aspect, width, height)
+        top_middle = ((corners[0][0] + corners[1][0]) / 2, (corners[0][1] + corners[1][1]) / 2)
+        rotate = spots["rotate"]
+        outline = " ".join(f"{x:.1f},{y:.1f}" for x, y in corners)
+        parts = [
+            f'<polygon points="{outline}" class="outline"/>',
+            f'<line x1="{top_middle[0]:.1f}" y1="{top_middle[1]:.1f}" x2="{rotate[0]:.1f}" y2="{rotate[1]:.1f}" class="outline"/>',
+            *[f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{transform.HANDLE_RADIUS_PX}" class="handle" data-handle="{name}"/>' for name, (x, y) in spots.items()],
+        ]
+        self.selection.innerHTML = "".join(parts)
+        self.toolbar.hidden = False
+        self.opacity.value = str(round(layer.opacity * 100))
+        self.toolbar.querySelector("#layer-delete").hidden = layer.kind != "sticker"
+
+    def _stage_point(self, event: Any) -> tuple[float, float]:
+        box = self.canvas.getBoundingClientRect()
+        return (
+            (event.clientX - box.left) * int(self.canvas.width) / box.width,
+            (event.clientY - box.top) * int(self.canvas.height) / box.height,
+        )
+
+    def _wire(self) -> None:
+        on(self.canvas, "pointerdown", self._pointer_down)
+        on(self.canvas, "pointermove", self._pointer_move)
+        on(self.canvas, "pointerup", self._pointer_up)
+        on(self.canvas, "pointercancel", self._pointer_up)
+        on(self.canvas, "keydown", self._key)
+        on(self.opacity, "input", lambda _: self.selected and self.edit(self.selected, {"opacity": int(self.opacity.value) / 100}))
+        on(self.toolbar.querySelector("#layer-forward"), "click", lambda _: self._restack(1))
+        on(self.toolbar.querySelector("#layer-backward"), "click", lambda _: self._restack(-1))
+        on(self.toolbar.querySelector("#layer-delete"), "click", self._delete)
+
+    def _pointer_down(self, event: Any) -> None:
+        point = self._stage_point(event)
+        width, height = int(self.canvas.width), int(self.canvas.height)
+        layer = self.layout.layer(self.selected) if self.selected else None
+        handle = transform.handle_at(layer, point, self._aspect(layer.id), width, height) if layer else None
+        if handle is None:
+            layers = self.layout.layers()
+            hit = transform.hit_test(layers, point, {shown.id: self._aspect(shown.id) for shown in layers}, width, height)
+            self.select(hit)
+            layer = self.layout.layer(hit) if hit else None
+        if layer is None:
+            return
+        self.canvas.setPointerCapture(event.pointerId)
+        self.canvas.focus()
+        self.drag = {"layer": layer, "start": point, "handle": handle or "move"}
+        event.preventDefault()
+
+    def _pointer_move(self, event: Any) -> None:
+        if self.drag is None:
+            return
+        point = self._stage_point(event)
+        start, layer, handle = self.drag["start"], self.drag["layer"], self.drag["handle"]
+        width, height = int(self.canvas.width), int(self.canvas.height)
+        if handle == "move":
+            values = transform.moved(layer, point[0] - start[0], point[1] - start[1], width, height)
+        elif handle == "rotate":
+            values = transform.rotated(layer, start, point, width, height)
+        else:
+            values = transform.resized(layer, start, point, width, height)
+        self.edit(layer.id, values)
+
+    def _pointer_up(self, event: Any) -> None:
+        if self.drag is not None:
+            self.canvas.releasePointerCapture(event.pointerId)
+            self.drag = None
+
+    def _key(self, event: Any) -> None:
+        layer = self.layout.layer(self.selected) if self.selected else None
+        if layer is None:
+            return
+        if event.key in transform.ARROWS:
+            step = NUDGE_FAST_PX if event.shiftKey else NUDGE_PX
+            self.edit(layer.id, transform.nudged(layer, event.key, int(self.canvas.width), int(self.canvas.height), step))
+            event.preventDefault()
+        elif event.key == "Escape":
+            self.select(None)
+        elif event.key in ("Delete", "Backspace") and layer.kind == "sticker":
+            self._delete(event)
+
+    def _restack(self, direction: int) -> None:
+        layer = self.layout.layer(self.selected) if self.selected else None
+        if layer is None:
+            return
+        others = [shown.z for shown in self.layout.layers() if shown.id != layer.id]
+        z = (max(others, default=layer.z) + 1) if direction > 0 else (min(others, default=layer.z) - 1)
+        self.edit(layer.id, {"z": z})
+
+    def _delete(self, _: Any) -> None:
+        if self.selected and self.layout.layer(self.selected).kind == "sticker":
+            self._edit(self.selected, {"removed": True})
+            self.select(None)
+
+    def state_json(self) -> str:
+        """The layout as this participant renders it, for tests and benchmarks."""
+        width, height = int(self.canvas.width), int(self.canvas.height)
+        return json.dumps(
+            {
+                "width": width,
+                "height": height,
+                "stage": {"background": self.layout.stage().background, "aspect": self.layout.stage().aspect},
+                "layers": [
+                    {**layer.__dict__, "aspect": self._aspect(layer.id), "corners": transform.corners(layer, self._aspect(layer.id), width, height)}
+                    for layer in self.layout.layers()
+                ],
+            }
+        )
