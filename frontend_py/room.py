@@ -135,7 +135,8 @@ class Room:
     def _start_stage(self, own_id: str) -> None:
         """The stage exists from the welcome on: peers' layers may be announced right behind it."""
         layout = Layout(own_id)
-        self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops))
+        sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
+        self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
         own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
@@ -155,6 +156,7 @@ class Room:
         report = json.loads(self.stage.state_json())
         report["render_ms"] = self.stage.render_times()
         report["applied"] = self.sync.applied
+        report["sent"] = self.sync.sent
         return json.dumps(report)
 
     async def _cutout_png(self, peer: str) -> str | None:

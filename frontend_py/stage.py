@@ -83,8 +83,14 @@ class Picture:
 class Stage:
     """The canvas, its selection overlay and its editing controls."""
 
-    def __init__(self, own_id: str, layout: Layout, send_ops: Callable[[list[dict[str, Any]]], None]) -> None:
+    def __init__(
+        self, own_id: str, layout: Layout, send_ops: Callable[[list[dict[str, Any]]], None], sync_timing: bool = False
+    ) -> None:
         self.own_id, self.layout, self.send_ops = own_id, layout, send_ops
+        # With sync_timing each draw waits for the GPU (a 1-pixel read), so draw_times is the
+        # real render time; bench/stage.py turns it on (?sync-timing=1), never the app itself.
+        self.sync_timing = sync_timing
+        self._probe = js.Uint8Array.new(4)
         self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
         self.gl = webgl.context(self.canvas, alpha=False, preserveDrawingBuffer=True)
         self.quad = webgl.unit_quad(self.gl)
@@ -192,6 +198,8 @@ class Stage:
             self.dirty = False
             started = js.performance.now()
             self.draw()
+            if self.sync_timing:
+                self.gl.readPixels(0, 0, 1, 1, self.gl.RGBA, self.gl.UNSIGNED_BYTE, self._probe)
             self.draw_times.append(js.performance.now() - started)
             del self.draw_times[:-300]
         js.requestAnimationFrame(self._on_animation_frame)

@@ -32,10 +32,16 @@ class StageSync:
         self.images: dict[str, bytes] = {}
         self.transfers: dict[str, datachannel.Transfer] = {}
         self.requested: set[str] = set()
-        self.applied: list[tuple[float, str, str]] = []  # (epoch ms, layer, prop): for bench/stage.py
+        # (epoch ms, layer, prop, clock) of ops sent and of peers' ops applied: bench/stage.py
+        # matches them up to measure how long an edit takes to reach everyone.
+        self.sent: list[tuple[float, str, str, int]] = []
+        self.applied: list[tuple[float, str, str, int]] = []
         self._presence = spawn(self._keep_presence())
 
     def send_ops(self, ops: list[dict[str, Any]]) -> None:
+        now = js.Date.now()
+        self.sent.extend((now, op["layer"], op["prop"], op["clock"]) for op in ops)
+        del self.sent[:-1000]
         self.mesh.broadcast(datachannel.layout(ops))
 
     def channel_open(self, peer: str) -> None:
@@ -61,7 +67,7 @@ class StageSync:
             try:
                 if self.layout.apply(op):
                     changed = True
-                    self.applied.append((now, op["layer"], op["prop"]))
+                    self.applied.append((now, op["layer"], op["prop"], op["clock"]))
             except (ValueError, KeyError, TypeError):
                 continue  # a malformed op from a buggy peer changes nothing
         del self.applied[:-1000]

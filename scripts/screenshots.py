@@ -1,4 +1,6 @@
-"""Take the README's screenshots (docs/*.png): the lobby with its invite, the join screen, a room.
+"""Take the README's screenshots (docs/*.png): the lobby with its invite, the join screen, the
+stage with two friends, and the same after one of them rearranged it (sunglasses, a sticker,
+another background).
 
     .venv/bin/python scripts/screenshots.py
 
@@ -57,12 +59,18 @@ def main() -> None:
             guest.screenshot(path=str(ROOT / "docs" / "join.png"))
             guest.click("#join")
             host.wait_for_selector(".tile:not([data-self])[data-connected]", state="attached", timeout=30_000)
-            host.wait_for_timeout(2500)
+            host.wait_for_timeout(4000)
             host.screenshot(path=str(ROOT / "docs" / "room.png"))
+            host.click("[data-overlay='sunglasses']")
+            guest.click("[data-overlay='crown']")
+            host.click("[data-background='sunset']")
+            host.click("[data-sticker='bunny-ears']")
+            host.wait_for_timeout(5000)
+            host.screenshot(path=str(ROOT / "docs" / "stage.png"))
             browser.close()
     finally:
         server.stop()
-    print("wrote docs/invite.png, docs/join.png, docs/room.png")
+    print("wrote docs/invite.png, docs/join.png, docs/room.png, docs/stage.png")
 
 
 if __name__ == "__main__":

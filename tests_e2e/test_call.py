@@ -183,11 +183,17 @@ def small_camera_browser(launch_browser, fake_media: FakeMedia, tmp_path_factory
 
 
 def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenPage, small_camera_browser) -> None:  # type: ignore[no-untyped-def]
-    first, link = create_booth(lambda url: open_page(url, browser=small_camera_browser), "P1")
+    def participant(url: str) -> Page:
+        page = open_page(url, browser=small_camera_browser)
+        # Six segmentation models at once do not fit on 2 cores; this test is about the mesh.
+        page.evaluate("localStorage.setItem('clov.removeBackground', '0')")
+        return page
+
+    first, link = create_booth(participant, "P1")
     # Everyone boots before anyone joins (the seventh too), so the calls already running
     # don't slow the boots.
-    guests = [open_page(link, browser=small_camera_browser) for _ in range(5)]
-    seventh = open_page(link, browser=small_camera_browser)
+    guests = [participant(link) for _ in range(5)]
+    seventh = participant(link)
     for i, page in enumerate(guests, start=2):
         page.fill("#name", f"P{i}")
         page.click("#join")
@@ -231,8 +237,8 @@ def test_calls_survive_a_server_restart(open_page: OpenPage, start_app_server) -
     server.stop(signal.SIGKILL)
     ana.wait_for_selector("#connection-banner:not([hidden])", state="attached")
     before = ana.evaluate(FRAMES_DECODED, bo_id)
-    time.sleep(2)
-    assert ana.evaluate(FRAMES_DECODED, bo_id) > before + 10, "video stopped with the server"
+    # Two sender pipelines share these 2 cores: a few frames a second, but they keep coming.
+    assert poll(lambda: ana.evaluate(FRAMES_DECODED, bo_id) > before + 10, timeout=8), "video stopped with the server"
     assert tone(bo, ana_id)["level"] > -90, "voice stopped with the server"
 
     server.start()

@@ -1,0 +1,113 @@
+"""The shared stage: render time with 6 layers at 1280x720, and layout propagation latency.
+
+Two people in a booth (background removal off, so the measure is the stage alone) and four
+stickers make 6 layers. Render time is each stage redraw including the GPU finishing it
+(`?sync-timing=1` makes the page read one pixel back after each draw; headless Chromium here
+renders WebGL with SwiftShader, on the CPU). Propagation: one participant nudges a layer with
+the arrow keys; each op's send time on that page is matched (by Lamport clock) with the time
+the other page applied it, both on the browser's own clock.
+
+    .venv/bin/python bench/stage.py [--seconds 15] [--nudges 60]
+
+Runs Chromium in a loopback-only network namespace (re-executes itself under `unshare -n`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from bench.join import isolate  # noqa: E402
+from bench.pipeline import percentile  # noqa: E402
+from tests.conftest import Server  # noqa: E402
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+from tests_e2e.media import make_fake_media  # noqa: E402
+
+STICKERS = ("crown", "hat", "sunglasses", "bunny-ears")
+
+
+def report(page: Page) -> dict:  # type: ignore[type-arg]
+    return json.loads(page.evaluate("() => clovStage()"))
+
+
+def open_person(browser, url: str, name: str) -> Page:  # type: ignore[no-untyped-def]
+    context = browser.new_context(permissions=["camera", "microphone"])
+    context.add_init_script("localStorage.setItem('clov.removeBackground', '0')")
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#name", timeout=60_000)
+    page.fill("#name", name)
+    return page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--nudges", type=int, default=60)
+    args = parser.parse_args()
+    isolate()
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
+    media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
+    server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
+            )
+            host = open_person(browser, f"{server.http}/?sync-timing=1", "Host")
+            host.click("#create")
+            host.wait_for_selector("#enter")
+            link = host.input_value("#invite-link")
+            host.click("#enter")
+            guest = open_person(browser, link, "Guest")
+            guest.click("#join")
+            host.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 2", timeout=60_000)
+            for name in STICKERS:
+                host.click(f"[data-sticker='{name}']")
+            host.wait_for_function("() => JSON.parse(clovStage()).layers.length === 6")
+            guest.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=30_000)
+            skip = len(report(host)["render_ms"])
+            time.sleep(args.seconds)
+            host_report = report(host)
+            render = host_report["render_ms"][skip:] or host_report["render_ms"]
+
+            # The last sticker added is selected on the host: nudge it, one op per key press.
+            host.focus("#stage")
+            for _ in range(args.nudges):
+                host.keyboard.press("ArrowRight")
+                host.wait_for_timeout(50)
+            host.wait_for_timeout(1000)
+            sent = {(layer, prop, clock): at for at, layer, prop, clock in report(host)["sent"] if prop == "x"}
+            applied = {(layer, prop, clock): at for at, layer, prop, clock in report(guest)["applied"] if prop == "x"}
+            latencies = [applied[key] - at for key, at in sent.items() if key in applied]
+            browser.close()
+    finally:
+        server.stop()
+
+    size = f"{host_report['width']}x{host_report['height']}"
+    print(f"stage, {len(host_report['layers'])} layers at {size} ({os.cpu_count()} cores, Chromium {CHROMIUM}, SwiftShader WebGL)")
+    print(f"  render     p50 {statistics.median(render):6.2f} ms   p95 {percentile(render, 0.95):6.2f} ms   ({len(render)} redraws in {args.seconds:.0f} s)")
+    if latencies:
+        print(
+            f"  layout op  p50 {statistics.median(latencies):6.1f} ms   p99 {percentile(latencies, 0.99):6.1f} ms   "
+            f"max {max(latencies):.1f} ms   ({len(latencies)} of {len(sent)} ops, sender -> other peer applied)"
+        )
+    else:
+        print("  layout op  no op arrived")
+    print("goal: every change reaches every participant within 100 ms on loopback")
+
+
+if __name__ == "__main__":
+    main()
