@@ -84,12 +84,13 @@ def main() -> None:
             render = host_report["render_ms"][skip:] or host_report["render_ms"]
 
             # The last sticker added is selected on the host: nudge it, one op per key press.
+            already_sent = len(report(host)["sent"])
             host.focus("#stage")
             for _ in range(args.nudges):
                 host.keyboard.press("ArrowRight")
                 host.wait_for_timeout(50)
             host.wait_for_timeout(1000)
-            sent = {(layer, prop, clock): at for at, layer, prop, clock in report(host)["sent"] if prop == "x"}
+            sent = {(layer, prop, clock): at for at, layer, prop, clock in report(host)["sent"][already_sent:] if prop == "x"}
             applied = {(layer, prop, clock): at for at, layer, prop, clock in report(guest)["applied"] if prop == "x"}
             latencies = [applied[key] - at for key, at in sent.items() if key in applied]
             browser.close()

@@ -42,12 +42,12 @@ class BackgroundPanel:
                 {"class": "background-choice", "type": "button", "data-background": name, "title": t(f"background.{name}"), "aria-label": t(f"background.{name}")},
                 h("img", {"src": swatch.toDataURL(), "alt": ""}),
             )
-            on(button, "click", lambda _, name=name: self.stage.edit(STAGE, {"background": name}))
+            on(button, "click", lambda _, name=name: self._choose(name))
             self.presets.append(button)
         aspect = h("select", {"id": "aspect", "aria-label": t("aspect.label")})
         for value in SIZES:
             aspect.append(h("option", {"value": value}, value))
-        on(aspect, "change", lambda _: self.stage.edit(STAGE, {"aspect": aspect.value}))
+        on(aspect, "change", lambda _: self._set_aspect(aspect.value))
         self.aspect = aspect
         upload = text("label", "background.upload", {"class": "button small", "for": "background-file"})
         self.element = h(
@@ -64,6 +64,15 @@ class BackgroundPanel:
         on(stage.frame, "dragover", self._drag_over)
         on(stage.frame, "dragleave", lambda _: stage.frame.classList.remove("dropping"))
         on(stage.frame, "drop", self._dropped)
+
+    def _choose(self, background: str) -> None:
+        self.stage.edit(STAGE, {"background": background})
+        self.sync()
+
+    def _set_aspect(self, aspect: str) -> None:
+        self.stage.edit(STAGE, {"aspect": aspect})
+        self.stage.changed()
+        self.sync()
 
     def sync(self) -> None:
         """Reflect the shared stage settings in the controls."""
@@ -114,4 +123,4 @@ class BackgroundPanel:
         image = datachannel.image_id(data)
         self.stage.add_image(image, await js.createImageBitmap(blob))
         await self.share(image, data)
-        self.stage.edit(STAGE, {"background": image})
+        self._choose(image)

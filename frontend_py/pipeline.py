@@ -185,7 +185,7 @@ class Pipeline:
         self.video = h("video", {"class": "source-video", "muted": True, "playsInline": True, "autoplay": True})
         self.video.srcObject = camera
         self.canvas = h("canvas", {"class": "packed-canvas"})
-        self.gl = webgl.context(self.canvas, alpha=False, preserveDrawingBuffer=True)
+        self.gl = webgl.context(self.canvas, alpha=False)
         self.quad = webgl.unit_quad(self.gl)
         self.frame_texture = webgl.Texture(self.gl)
         self.tensor_program = webgl.Program(self.gl, TENSOR_FRAGMENT)

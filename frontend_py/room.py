@@ -149,6 +149,7 @@ class Room:
         self.sync.participants_changed()
         js.globalThis.clovStage = create_proxy(self._stage_report)
         js.globalThis.clovCutout = create_proxy(self._cutout_png)
+        js.globalThis.clovStagePng = create_proxy(self.stage.png)
 
     def _stage_report(self) -> str:
         """The stage as this participant renders it, its draw times and when peers' edits
@@ -196,10 +197,10 @@ class Room:
                         sticker_tray(self.stage),
                     ),
                 ),
-                effects_bar(self.pipeline) if self.pipeline is not None else None,
                 h(
                     "nav",
                     {"class": "controls"},
+                    effects_bar(self.pipeline) if self.pipeline is not None else None,
                     self.mute_button,
                     copy_button(lambda: link, "copy-room-link", "copy.invite"),
                     leave,

@@ -92,7 +92,7 @@ class Stage:
         self.sync_timing = sync_timing
         self._probe = js.Uint8Array.new(4)
         self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
-        self.gl = webgl.context(self.canvas, alpha=False, preserveDrawingBuffer=True)
+        self.gl = webgl.context(self.canvas, alpha=False)
         self.quad = webgl.unit_quad(self.gl)
         self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
         self.people: dict[str, Person] = {}
@@ -117,8 +117,8 @@ class Stage:
             text("button", "layer.backward", {"id": "layer-backward", "class": "button small", "type": "button"}),
             text("button", "layer.delete", {"id": "layer-delete", "class": "button small danger", "type": "button"}),
         )
-        self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection)
-        self.element = h("section", {"class": "stage"}, self.frame, self.toolbar)
+        self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection, self.toolbar)
+        self.element = h("section", {"class": "stage"}, self.frame)
         self._size()
         self._wire()
         self._on_animation_frame = create_proxy(self._animation_frame)
@@ -305,6 +305,11 @@ class Stage:
 
     def render_times(self) -> list[float]:
         return list(self.draw_times)
+
+    def png(self) -> str:
+        """The stage as a PNG data URL, drawn now (the canvas keeps no copy once composited)."""
+        self.draw()
+        return str(self.canvas.toDataURL("image/png"))
 
     # ----------------------------------------------------------------- editing
 

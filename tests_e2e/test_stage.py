@@ -27,7 +27,7 @@ from tests_e2e.test_call import own_id, poll, wait_connected
 
 OpenPage = Callable[..., Page]
 NO_REMOVAL = "localStorage.setItem('clov.removeBackground', '0')"
-STAGE_PNG = "() => document.querySelector('#stage').toDataURL('image/png')"
+STAGE_PNG = "() => clovStagePng()"
 
 
 def state(page: Page) -> dict:  # type: ignore[type-arg]
