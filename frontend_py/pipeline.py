@@ -158,7 +158,6 @@ class Stats:
 
     def __init__(self) -> None:
         self.frames: deque[dict[str, float]] = deque(maxlen=SAMPLES)
-        self.started = js.performance.now()
         self.count = 0
 
     def add(self, frame: dict[str, float]) -> None:

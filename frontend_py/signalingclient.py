@@ -8,11 +8,13 @@ only this object notices: it reconnects with backoff and rejoins under the same 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Callable
 
 import js
 
-from frontend_py.dom import on, spawn
+from frontend_py.dom import nullable, on, spawn
+from frontend_py.layout import REJOIN_WINDOW_S
 from frontend_py.reconnect import Backoff, should_reconnect
 from signaling import protocol
 from signaling.protocol import Error, Join, ProtocolError, ServerMessage, Signal, Welcome
@@ -59,10 +61,42 @@ class SignalingClient:
         return f"{scheme}://{js.location.host}/ws/{self.room}"
 
     async def join(self) -> Welcome:
-        """Join once; raises `JoinRefused`. Afterwards the socket reconnects by itself."""
-        welcome = await self._connect()
+        """Join once; raises `JoinRefused`. Afterwards the socket reconnects by itself.
+
+        Someone who left this booth from this tab less than REJOIN_WINDOW_S ago (a reload,
+        Leave and the link again) comes back under the same peer id, so the others' stages
+        put them back where they were."""
+        remembered = self._remembered()
+        if remembered is not None:
+            self.peer_id, self.resume = remembered
+        try:
+            welcome = await self._connect()
+        except JoinRefused as refused:
+            if remembered is None or refused.code != protocol.INVALID_TOKEN:
+                raise
+            self.peer_id = self.resume = None
+            welcome = await self._connect()
+        self._remember(left_at=None)
+        on(js.window, "pagehide", lambda _: self._remember(left_at=js.Date.now()))
         self.on_state("joined", "")
         return welcome
+
+    @property
+    def _storage_key(self) -> str:
+        return f"clov.rejoin.{self.room}"
+
+    def _remembered(self) -> tuple[str, str] | None:
+        try:
+            saved = json.loads(nullable(js.sessionStorage.getItem(self._storage_key)) or "null")
+            peer, resume, left_at = saved["peer"], saved["resume"], saved["left_at"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        recent = isinstance(left_at, (int, float)) and 0 <= js.Date.now() - left_at < REJOIN_WINDOW_S * 1000
+        return (peer, resume) if recent and isinstance(peer, str) and isinstance(resume, str) else None
+
+    def _remember(self, left_at: float | None) -> None:
+        saved = {"peer": self.peer_id, "resume": self.resume, "left_at": left_at}
+        js.sessionStorage.setItem(self._storage_key, json.dumps(saved))
 
     def send_signal(self, to: str, data: dict[str, Any]) -> bool:
         if self.socket is None or self.socket.readyState != js.WebSocket.OPEN:
@@ -74,6 +108,7 @@ class SignalingClient:
         return True
 
     def close(self) -> None:
+        self._remember(left_at=js.Date.now())
         self.closed = True
         if self.socket is not None:
             self.socket.close(1000)

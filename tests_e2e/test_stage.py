@@ -169,6 +169,17 @@ def test_concurrent_edits_converge(trio) -> None:  # type: ignore[no-untyped-def
     assert final["opacity"] == pytest.approx(0.4)
     assert not final["auto"]
 
+    # Bo reloads the page and joins again within a minute: back under the same id, and at
+    # the place the others had given him, on every stage.
+    bo.reload()
+    bo.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
+    bo.fill("#name", "Bo")
+    bo.click("#join")
+    bo.wait_for_selector("html[data-screen='room']", state="attached")
+    assert own_id(bo) == target
+    for page in pages:
+        assert poll(lambda page=page: (item := layer(page, target)) and item["x"] == final["x"] and item["opacity"] == final["opacity"], timeout=30)
+
 
 def png_bytes(image: Image.Image, **options: object) -> bytes:
     buffer = io.BytesIO()
