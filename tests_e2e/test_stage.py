@@ -128,6 +128,19 @@ def test_one_drags_and_rotates_another_and_everyone_sees_it(trio, fake_media: Fa
     assert moved["x"] == pytest.approx(start["x"] - 180 / 1280, abs=0.01)
     assert moved["y"] == pytest.approx(start["y"] - 120 / 720, abs=0.01)
     assert moved["auto"] is False
+    # Make it 20% bigger with the bottom right handle: the centre stays where it is.
+    corner = moved["corners"][2]
+    middle = (moved["x"] * 1280, moved["y"] * 720)
+    ana.mouse.move(*client_point(ana, corner))
+    ana.mouse.down()
+    for step in range(1, 6):
+        grown = 1 + 0.04 * step
+        ana.mouse.move(*client_point(ana, (middle[0] + (corner[0] - middle[0]) * grown, middle[1] + (corner[1] - middle[1]) * grown)))
+    ana.mouse.up()
+    resized = layer(ana, bo_id)
+    assert resized["scale"] == pytest.approx(moved["scale"] * 1.2, rel=0.03)
+    assert (resized["x"], resized["y"]) == pytest.approx((moved["x"], moved["y"]))
+    moved = resized
     # Turn it with the rotate handle: from above the top edge to the right of the centre.
     top_left, top_right = moved["corners"][0], moved["corners"][1]
     handle = ((top_left[0] + top_right[0]) / 2, (top_left[1] + top_right[1]) / 2 - 32)
@@ -260,6 +273,16 @@ def test_bad_files_are_refused_with_their_reason(open_page: OpenPage) -> None:
         assert page.inner_text("#background-error") == STRINGS["en"][key], name
         assert state(page)["stage"]["background"] == before
         page.evaluate("() => document.querySelector('#background-error').hidden = true")
+    # Stickers come and go; the frame turns portrait and the person is placed again.
+    page.click("[data-sticker='crown']")
+    assert poll(lambda: [item["kind"] for item in state(page)["layers"]] == ["person", "sticker"])
+    page.click("#layer-delete")
+    assert poll(lambda: len(state(page)["layers"]) == 1)
+    page.select_option("#aspect", "3:4")
+    assert poll(lambda: (s := state(page))["width"] == 720 and s["height"] == 960)
+    (person,) = state(page)["layers"]
+    assert person["auto"] and person["corners"][2][1] <= 960
+    assert page.get_attribute(".stage-frame", "data-aspect") == "3:4"
     # Through the file picker too, and a good file afterwards is taken.
     page.set_input_files("#background-file", files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0" + b"\0" * 8}])
     page.wait_for_selector("#background-error:not([hidden])")
