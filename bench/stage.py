@@ -3,7 +3,8 @@
 Two people in a booth (background removal off, so the measure is the stage alone) and four
 stickers make 6 layers. Render time is each stage redraw including the GPU finishing it
 (`?sync-timing=1` makes the page read one pixel back after each draw; headless Chromium here
-renders WebGL with SwiftShader, on the CPU). Propagation: one participant nudges a layer with
+renders WebGL with SwiftShader, on the CPU, so `?stage-scale=1` keeps the host's stage at full
+size where the app would halve it; the guest renders as the app does). Propagation: one participant nudges a layer with
 the arrow keys; each op's send time on that page is matched (by Lamport clock) with the time
 the other page applied it, both on the browser's own clock.
 
@@ -66,7 +67,7 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
-            host = open_person(browser, f"{server.http}/?sync-timing=1", "Host")
+            host = open_person(browser, f"{server.http}/?sync-timing=1&stage-scale=1", "Host")
             host.click("#create")
             host.wait_for_selector("#enter")
             link = host.input_value("#invite-link")

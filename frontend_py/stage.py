@@ -16,13 +16,19 @@ import js
 from pyodide.ffi import create_proxy
 
 from frontend_py import backgrounds, transform, webgl
-from frontend_py.dom import h, on, spawn
+from frontend_py.dom import h, nullable, on, spawn
 from frontend_py.layout import ASPECTS, STAGE, LayerState, Layout
 from frontend_py.overlays import BY_NAME, view_box
 from frontend_py.placement import row_places
 from frontend_py.ui import t, text
 
 SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
+# Without a hardware GPU (SwiftShader, llvmpipe) the browser rasterises on the CPU cores the
+# camera pipeline and the calls need too: the stage then renders at half size (a quarter of
+# the pixels). `?stage-scale=1` forces full size (bench/stage.py measures that).
+SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "software")
+SOFTWARE_SCALE = 0.5
+UNMASKED_RENDERER = 0x9246  # WEBGL_debug_renderer_info
 DEFAULT_PERSON_ASPECT = 4 / 3
 STICKER_SCALE = 0.25
 NUDGE_PX, NUDGE_FAST_PX = 2.0, 20.0
@@ -61,6 +67,16 @@ void main() {
 """
 
 
+def resolution_scale(gl: Any) -> float:
+    forced = nullable(js.URLSearchParams.new(js.location.search).get("stage-scale"))
+    if forced:
+        return min(1.0, max(0.25, float(forced)))
+    renderer = str(gl.getParameter(gl.RENDERER))
+    if nullable(gl.getExtension("WEBGL_debug_renderer_info")) is not None:
+        renderer = str(gl.getParameter(UNMASKED_RENDERER))
+    return SOFTWARE_SCALE if any(name in renderer.lower() for name in SOFTWARE_RENDERERS) else 1.0
+
+
 @dataclass
 class Person:
     video: Any
@@ -93,6 +109,7 @@ class Stage:
         self._probe = js.Uint8Array.new(4)
         self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
         self.gl = webgl.context(self.canvas, alpha=False)
+        self.resolution = resolution_scale(self.gl)
         self.quad = webgl.unit_quad(self.gl)
         self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
         self.people: dict[str, Person] = {}
@@ -184,7 +201,7 @@ class Stage:
     # ----------------------------------------------------------------- drawing
 
     def _size(self) -> None:
-        width, height = SIZES[self.layout.stage().aspect]
+        width, height = (round(side * self.resolution) for side in SIZES[self.layout.stage().aspect])
         if self.canvas.width != width or self.canvas.height != height:
             self.canvas.width, self.canvas.height = width, height
             self.selection.setAttribute("viewBox", f"0 0 {width} {height}")
@@ -346,19 +363,28 @@ class Stage:
         width, height = int(self.canvas.width), int(self.canvas.height)
         aspect = self._aspect(layer.id)
         corners = transform.corners(layer, aspect, width, height)
-        spots = transform.handles(layer, aspect, width, height)
+        spots = transform.handles(layer, aspect, width, height, self._handle_offset)
         top_middle = ((corners[0][0] + corners[1][0]) / 2, (corners[0][1] + corners[1][1]) / 2)
         rotate = spots["rotate"]
         outline = " ".join(f"{x:.1f},{y:.1f}" for x, y in corners)
         parts = [
             f'<polygon points="{outline}" class="outline"/>',
             f'<line x1="{top_middle[0]:.1f}" y1="{top_middle[1]:.1f}" x2="{rotate[0]:.1f}" y2="{rotate[1]:.1f}" class="outline"/>',
-            *[f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{transform.HANDLE_RADIUS_PX}" class="handle" data-handle="{name}"/>' for name, (x, y) in spots.items()],
+            *[f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{self._handle_radius}" class="handle" data-handle="{name}"/>'
+              for name, (x, y) in spots.items()],
         ]
         self.selection.innerHTML = "".join(parts)
         self.toolbar.hidden = False
         self.opacity.value = str(round(layer.opacity * 100))
         self.toolbar.querySelector("#layer-delete").hidden = layer.kind != "sticker"
+
+    @property
+    def _handle_radius(self) -> float:
+        return transform.HANDLE_RADIUS_PX * self.resolution
+
+    @property
+    def _handle_offset(self) -> float:
+        return transform.ROTATE_OFFSET_PX * self.resolution
 
     def _stage_point(self, event: Any) -> tuple[float, float]:
         box = self.canvas.getBoundingClientRect()
@@ -382,7 +408,11 @@ class Stage:
         point = self._stage_point(event)
         width, height = int(self.canvas.width), int(self.canvas.height)
         layer = self.layout.layer(self.selected) if self.selected else None
-        handle = transform.handle_at(layer, point, self._aspect(layer.id), width, height) if layer else None
+        handle = (
+            transform.handle_at(layer, point, self._aspect(layer.id), width, height, self._handle_radius, self._handle_offset)
+            if layer
+            else None
+        )
         if handle is None:
             layers = self.layout.layers()
             hit = transform.hit_test(layers, point, {shown.id: self._aspect(shown.id) for shown in layers}, width, height)
@@ -447,6 +477,7 @@ class Stage:
             {
                 "width": width,
                 "height": height,
+                "resolution": self.resolution,
                 "stage": {"background": self.layout.stage().background, "aspect": self.layout.stage().aspect},
                 "layers": [
                     {**layer.__dict__, "aspect": self._aspect(layer.id), "corners": transform.corners(layer, self._aspect(layer.id), width, height)}

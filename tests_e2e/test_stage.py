@@ -34,6 +34,12 @@ def state(page: Page) -> dict:  # type: ignore[type-arg]
     return json.loads(page.evaluate("() => clovStage()"))
 
 
+def size(page: Page) -> tuple[int, int]:
+    """The stage canvas in pixels (half of 1280x720 on a software GPU such as this one's)."""
+    report = state(page)
+    return report["width"], report["height"]
+
+
 def layer(page: Page, layer_id: str) -> dict | None:  # type: ignore[type-arg]
     return next((item for item in state(page)["layers"] if item["id"] == layer_id), None)
 
@@ -114,23 +120,25 @@ def test_one_drags_and_rotates_another_and_everyone_sees_it(trio, fake_media: Fa
     assert all(left[1] <= right[0] + 1 for left, right in zip(boxes, boxes[1:]))
 
     start = layer(ana, bo_id)
-    centre = (start["x"] * 1280, start["y"] * 720)
+    width, height = size(ana)
+    centre = (start["x"] * width, start["y"] * height)
     ana.mouse.click(*client_point(ana, centre))
     ana.wait_for_selector("#layer-tools:not([hidden])")
     ana.click("#layer-forward")  # on top, so nothing hides it in the pixel check
-    # Drag up and to the left by (-180, -120) stage pixels.
+    # Drag up and to the left by a seventh of the stage's width and a sixth of its height.
+    dx, dy = -width / 7, -height / 6
     ana.mouse.move(*client_point(ana, centre))
     ana.mouse.down()
     for step in range(1, 11):
-        ana.mouse.move(*client_point(ana, (centre[0] - 18 * step, centre[1] - 12 * step)))
+        ana.mouse.move(*client_point(ana, (centre[0] + dx * step / 10, centre[1] + dy * step / 10)))
     ana.mouse.up()
     moved = layer(ana, bo_id)
-    assert moved["x"] == pytest.approx(start["x"] - 180 / 1280, abs=0.01)
-    assert moved["y"] == pytest.approx(start["y"] - 120 / 720, abs=0.01)
+    assert moved["x"] == pytest.approx(start["x"] - 1 / 7, abs=0.01)
+    assert moved["y"] == pytest.approx(start["y"] - 1 / 6, abs=0.01)
     assert moved["auto"] is False
     # Make it 20% bigger with the bottom right handle: the centre stays where it is.
     corner = moved["corners"][2]
-    middle = (moved["x"] * 1280, moved["y"] * 720)
+    middle = (moved["x"] * width, moved["y"] * height)
     ana.mouse.move(*client_point(ana, corner))
     ana.mouse.down()
     for step in range(1, 6):
@@ -143,8 +151,8 @@ def test_one_drags_and_rotates_another_and_everyone_sees_it(trio, fake_media: Fa
     moved = resized
     # Turn it with the rotate handle: from above the top edge to the right of the centre.
     top_left, top_right = moved["corners"][0], moved["corners"][1]
-    handle = ((top_left[0] + top_right[0]) / 2, (top_left[1] + top_right[1]) / 2 - 32)
-    middle = (moved["x"] * 1280, moved["y"] * 720)
+    handle = ((top_left[0] + top_right[0]) / 2, (top_left[1] + top_right[1]) / 2 - 32 * state(ana)["resolution"])
+    middle = (moved["x"] * width, moved["y"] * height)
     ana.mouse.move(*client_point(ana, handle))
     ana.mouse.down()
     radius = middle[1] - handle[1]
@@ -170,7 +178,7 @@ def test_concurrent_edits_converge(trio) -> None:  # type: ignore[no-untyped-def
     target = ids[1]
     for page in (ana, cy):
         item = layer(page, target)
-        page.mouse.click(*client_point(page, (item["x"] * 1280, item["y"] * 720)))
+        page.mouse.click(*client_point(page, (item["x"] * size(page)[0], item["y"] * size(page)[1])))
         page.wait_for_selector("#layer-tools:not([hidden])")
     # Both edit the same layer at once: Ana nudges it right, Cy nudges it left and fades it.
     for _ in range(8):
@@ -241,7 +249,7 @@ def test_dropped_background_reaches_everyone_and_a_late_joiner(trio, open_page: 
 
     # Someone rearranges, then a fourth person arrives and sees both.
     item = layer(ana, ids[2])
-    ana.mouse.click(*client_point(ana, (item["x"] * 1280, item["y"] * 720)))
+    ana.mouse.click(*client_point(ana, (item["x"] * size(ana)[0], item["y"] * size(ana)[1])))
     ana.wait_for_selector("#layer-tools:not([hidden])")
     for _ in range(5):
         ana.keyboard.press("Shift+ArrowUp")
@@ -279,9 +287,9 @@ def test_bad_files_are_refused_with_their_reason(open_page: OpenPage) -> None:
     page.click("#layer-delete")
     assert poll(lambda: len(state(page)["layers"]) == 1)
     page.select_option("#aspect", "3:4")
-    assert poll(lambda: (s := state(page))["width"] == 720 and s["height"] == 960)
+    assert poll(lambda: size(page)[1] / size(page)[0] == pytest.approx(960 / 720))
     (person,) = state(page)["layers"]
-    assert person["auto"] and person["corners"][2][1] <= 960
+    assert person["auto"] and person["corners"][2][1] <= size(page)[1]
     assert page.get_attribute(".stage-frame", "data-aspect") == "3:4"
     # Through the file picker too, and a good file afterwards is taken.
     page.set_input_files("#background-file", files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0" + b"\0" * 8}])
