@@ -204,6 +204,7 @@ class Pipeline:
         self.tracker = Tracker()
         self.stats = Stats()
         self.running = False
+        self.on_packed: Callable[[], None] = lambda: None  # after each packed frame is drawn
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
@@ -334,6 +335,7 @@ class Pipeline:
             started = clock()
             self._draw_overlays(self.overlay, faces)
             timings["overlays"] = clock() - started
+        self.on_packed()
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)

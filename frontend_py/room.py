@@ -140,8 +140,9 @@ class Room:
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
         own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
-        if own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking)):
-            self.stage.add_person(own_id, own.video)
+        own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
+        if self.pipeline is not None:
+            self.pipeline.on_packed = self.stage.add_canvas_person(own_id, self.pipeline.canvas)
         if self.stream is None:
             own.status.hidden = False
             set_text(own.status, "preview.off")

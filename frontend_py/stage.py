@@ -79,15 +79,29 @@ def resolution_scale(gl: Any) -> float:
 
 @dataclass
 class Person:
-    video: Any
+    """A person's packed frames: a <video> of their stream, or for ourselves the pipeline's
+    canvas itself (no decode, and a plain copy instead of a video frame conversion)."""
+
+    source: Any
     texture: webgl.Texture
     fresh: bool = False
     pending: Any = None
 
     @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of the packed frame (twice the picture's height)."""
+        if hasattr(self.source, "videoWidth"):
+            return int(self.source.videoWidth), int(self.source.videoHeight)
+        return int(self.source.width), int(self.source.height)
+
+    @property
     def aspect(self) -> float:
-        width, height = int(self.video.videoWidth), int(self.video.videoHeight) // 2
-        return width / height if width and height else DEFAULT_PERSON_ASPECT
+        width, packed_height = self.size
+        return width / (packed_height // 2) if width and packed_height >= 2 else DEFAULT_PERSON_ASPECT
+
+    def upload(self) -> None:
+        self.texture.upload(self.source, *self.size)
+        self.fresh = False
 
 
 @dataclass
@@ -146,7 +160,7 @@ class Stage:
     def add_person(self, peer: str, video: Any) -> None:
         """Draw `peer` from `video` (a packed stream); its frames are uploaded as they arrive."""
         if peer in self.people:
-            self.people[peer].video = video
+            self.people[peer].source = video
             return
         person = self.people[peer] = Person(video, webgl.Texture(self.gl))
 
@@ -158,10 +172,22 @@ class Stage:
         proxy = create_proxy(on_frame)
         person.pending = video.requestVideoFrameCallback(proxy)
 
+    def add_canvas_person(self, peer: str, canvas: Any) -> Callable[[], None]:
+        """Draw `peer` from a packed canvas; call the returned function after each new frame."""
+        person = self.people[peer] = Person(canvas, webgl.Texture(self.gl))
+
+        def frame_drawn() -> None:
+            # At once: a WebGL canvas keeps its picture only until the page is composited.
+            person.upload()
+            self.dirty = True
+
+        return frame_drawn
+
     def remove_person(self, peer: str) -> None:
         person = self.people.pop(peer, None)
         if person is not None:
-            person.video.cancelVideoFrameCallback(person.pending)
+            if person.pending is not None:
+                person.source.cancelVideoFrameCallback(person.pending)
             person.texture.delete()
         if self.selected == peer:
             self.select(None)
@@ -236,16 +262,15 @@ class Stage:
         for layer in self.layout.layers():
             if layer.kind == "person":
                 person = self.people.get(layer.id)
-                if person is None or not person.video.videoWidth:
+                if person is None or not person.size[0]:
                     continue
                 if person.fresh:
-                    person.texture.upload(person.video, int(person.video.videoWidth), int(person.video.videoHeight))
-                    person.fresh = False
+                    person.upload()
                 person.texture.bind(0)
                 self.program.use(
                     content=0,
                     packed=True,
-                    half_texel=0.5 / max(1, int(person.video.videoHeight)),
+                    half_texel=0.5 / max(1, person.size[1]),
                     opacity=layer.opacity,
                     crop=(0.0, 0.0, 1.0, 1.0),
                     to_clip=transform.clip_matrix(layer, person.aspect, width, height),
