@@ -1,12 +1,14 @@
 """The shared stage: render time with 6 layers at 1280x720, and layout propagation latency.
 
 Two people in a booth (background removal off, so the measure is the stage alone) and four
-stickers make 6 layers. Render time is each stage redraw including the GPU finishing it
-(`?sync-timing=1` makes the page read one pixel back after each draw; headless Chromium here
-renders WebGL with SwiftShader, on the CPU, so `?stage-scale=1` keeps the host's stage at full
-size where the app would halve it; the guest renders as the app does). Propagation: one participant nudges a layer with
-the arrow keys; each op's send time on that page is matched (by Lamport clock) with the time
-the other page applied it, both on the browser's own clock.
+stickers make 6 layers.
+Propagation: one participant nudges a sticker with the arrow keys; each op's send time on that
+page is matched (by Lamport clock) with the time the other page applied it, both on the
+browser's own clock; both pages render as the app does.
+Render time: then a participant with `?sync-timing=1&stage-scale=1` takes the first one's
+place: its stage renders at 1280x720 (the app halves it on a software GPU such as SwiftShader,
+which headless Chromium uses here) and reads one pixel back after each draw, so each figure
+includes the GPU finishing the frame.
 
     .venv/bin/python bench/stage.py [--seconds 15] [--nudges 60]
 
@@ -67,7 +69,8 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
-            host = open_person(browser, f"{server.http}/?sync-timing=1&stage-scale=1", "Host")
+            # Latency first, with both pages rendering as the app does.
+            host = open_person(browser, f"{server.http}/", "Host")
             host.click("#create")
             host.wait_for_selector("#enter")
             link = host.input_value("#invite-link")
@@ -77,13 +80,7 @@ def main() -> None:
             host.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 2", timeout=60_000)
             for name in STICKERS:
                 host.click(f"[data-sticker='{name}']")
-            host.wait_for_function("() => JSON.parse(clovStage()).layers.length === 6")
             guest.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=30_000)
-            skip = len(report(host)["render_ms"])
-            time.sleep(args.seconds)
-            host_report = report(host)
-            render = host_report["render_ms"][skip:] or host_report["render_ms"]
-
             # The last sticker added is selected on the host: nudge it, one op per key press.
             already_sent = len(report(host)["sent"])
             host.focus("#stage")
@@ -94,6 +91,18 @@ def main() -> None:
             sent = {(layer, prop, clock): at for at, layer, prop, clock in report(host)["sent"][already_sent:] if prop == "x"}
             applied = {(layer, prop, clock): at for at, layer, prop, clock in report(guest)["applied"] if prop == "x"}
             latencies = [applied[key] - at for key, at in sent.items() if key in applied]
+
+            # Then render time: the host leaves (its stickers stay) and a participant whose
+            # stage renders at full size, waiting for the GPU after each draw, takes its place.
+            host.context.close()
+            renderer = open_person(browser, f"{link.split('#')[0]}?sync-timing=1&stage-scale=1#{link.split('#')[1]}", "Renderer")
+            renderer.click("#join")
+            renderer.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=60_000)
+            renderer.wait_for_timeout(3000)
+            skip = len(report(renderer)["render_ms"])
+            time.sleep(args.seconds)
+            host_report = report(renderer)
+            render = host_report["render_ms"][skip:] or host_report["render_ms"]
             browser.close()
     finally:
         server.stop()

@@ -196,6 +196,7 @@ class Room:
                         h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone),
                         self.backgrounds.element,
                         sticker_tray(self.stage),
+                        self.diagnostics.element if self.diagnostics is not None else None,
                     ),
                 ),
                 h(
@@ -206,7 +207,6 @@ class Room:
                     copy_button(lambda: link, "copy-room-link", "copy.invite"),
                     leave,
                 ),
-                self.diagnostics.element if self.diagnostics is not None else None,
             ),
         )
         self.backgrounds.sync()

@@ -128,6 +128,7 @@ class Stage:
         self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
         self.people: dict[str, Person] = {}
         self.stickers: dict[str, Picture] = {}
+        self.loading: set[str] = set()
         self.images: dict[str, Any] = {}  # custom backgrounds by id, decoded (ImageBitmap)
         self.background: Picture | None = None
         self.background_key = ""
@@ -315,10 +316,9 @@ class Stage:
     def _sticker(self, name: str) -> Picture | None:
         if name in self.stickers:
             return self.stickers[name]
-        if name not in BY_NAME:
-            return None
-        self.stickers[name] = None  # type: ignore[assignment]  # loading
-        self._load_sticker(name)
+        if name in BY_NAME and name not in self.loading:
+            self.loading.add(name)
+            self._load_sticker(name)
         return None
 
     def _load_sticker(self, name: str) -> None:
