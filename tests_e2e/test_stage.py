@@ -299,3 +299,29 @@ def test_bad_files_are_refused_with_their_reason(open_page: OpenPage) -> None:
     page.set_input_files("#background-file", files=[{"name": "sun.png", "mimeType": "image/png", "buffer": good}])
     assert poll(lambda: state(page)["stage"]["background"].startswith("img:"), timeout=20)
     assert page.is_hidden("#background-error")
+
+
+def test_a_finger_drags_a_layer(open_page: OpenPage) -> None:
+    page = open_page("/", has_touch=True)
+    page.evaluate(NO_REMOVAL)
+    page.fill("#name", "Ana")
+    page.click("#create")
+    page.wait_for_selector("#enter")
+    page.click("#enter")
+    page.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 1")
+    (start,) = state(page)["layers"]
+    width, height = size(page)
+    x, y = client_point(page, (start["x"] * width, start["y"] * height))
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, at: tuple[float, float] | None) -> None:
+        points = [] if at is None else [{"x": at[0], "y": at[1], "id": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", (x, y))
+    for step in range(1, 9):
+        touch("touchMove", (x + 10 * step, y - 5 * step))
+    touch("touchEnd", None)
+    assert poll(lambda: state(page)["layers"][0]["x"] > start["x"] + 0.02, timeout=10), state(page)["layers"]
+    moved = state(page)["layers"][0]
+    assert moved["y"] < start["y"] and moved["auto"] is False
