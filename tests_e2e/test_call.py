@@ -290,5 +290,5 @@ def test_a_booth_lost_with_its_server_is_explained_while_the_call_goes_on(open_p
     ana.wait_for_selector("#connection-banner[data-i18n='error.no_room']", state="attached", timeout=30_000)
     assert "no longer exists" in ana.inner_text("#connection-banner")
     before = ana.evaluate(FRAMES_DECODED, bo_id)
-    time.sleep(1)
-    assert ana.evaluate(FRAMES_DECODED, bo_id) > before, "the call stopped with the booth"
+    # Frames keep coming (a few a second while two pipelines share these 2 cores).
+    assert poll(lambda: ana.evaluate(FRAMES_DECODED, bo_id) > before + 3, timeout=10), "the call stopped with the booth"
