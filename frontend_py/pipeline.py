@@ -223,6 +223,9 @@ class Pipeline:
         self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
         self.segmentation_input = ModelInput(self.gl, seg_w, seg_h, 1.0, 0.0)
         self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
+        # The first frame a peer decodes is the camera, not the blank canvas of a moment ago.
+        self.frame_texture.upload(self.video, self.width, self.height)
+        self._pack(False)
         stream = self.canvas.captureStream()
         for track in self.camera.getAudioTracks():
             stream.addTrack(track)
