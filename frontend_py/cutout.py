@@ -15,20 +15,28 @@ from pyodide.ffi import create_proxy
 from frontend_py import webgl
 from frontend_py.dom import h
 
-UNPACK_FRAGMENT = """#version 300 es
+# The packed frame's layout (docs/media.md), as one GLSL function shared with the stage.
+UNPACK_GLSL = """
+vec4 unpack(sampler2D packed, vec2 at, float half_texel) {
+  // Stay half a texel away from the seam so filtering never mixes the two halves.
+  vec3 rgb = texture(packed, vec2(at.x, min(at.y * 0.5, 0.5 - half_texel))).rgb;
+  float alpha = texture(packed, vec2(at.x, max(0.5 + at.y * 0.5, 0.5 + half_texel))).g;
+  // The codec leaves a few levels of noise around pure black and white.
+  alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
+  return vec4(rgb * alpha, alpha);
+}
+"""
+
+UNPACK_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D packed;
 uniform float half_texel;
 out vec4 colour;
-void main() {
-  // Stay half a texel away from the seam so filtering never mixes the two halves.
-  vec3 rgb = texture(packed, vec2(uv.x, min(uv.y * 0.5, 0.5 - half_texel))).rgb;
-  float alpha = texture(packed, vec2(uv.x, max(0.5 + uv.y * 0.5, 0.5 + half_texel))).g;
-  // The codec leaves a few levels of noise around pure black and white.
-  alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
-  colour = vec4(rgb * alpha, alpha);
-}
+{UNPACK_GLSL}
+void main() {{
+  colour = unpack(packed, uv, half_texel);
+}}
 """
 
 

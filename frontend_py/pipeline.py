@@ -22,7 +22,7 @@ from frontend_py import webgl
 from frontend_py.dom import h, spawn
 from frontend_py.facetracking import LANDMARK_SIZE, Face, Tracker, mean_point
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
-from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix, view_box
+from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
 from models import decode
 
 # (model, input width, height), paired with the camera's shape as MediaPipe does. The
@@ -275,17 +275,7 @@ class Pipeline:
             self.on_notice("ai.no_faces")
 
     async def _load_art(self, overlay: Overlay) -> None:
-        url = f"/frontend_py/overlays/{overlay.name}.svg"
-        svg = await (await js.fetch(url)).text()
-        image = h("img")
-        image.src = url
-        await image.decode()
-        texture = webgl.Texture(self.gl)
-        gl = self.gl
-        gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, True)
-        texture.upload(image, int(image.naturalWidth), int(image.naturalHeight))
-        gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, False)
-        self.art[overlay.name] = (texture, view_box(svg))
+        self.art[overlay.name] = await webgl.overlay_art(self.gl, overlay.name)
 
     def _video_frame(self, *_: Any) -> None:
         if self._frame_ready is not None and not self._frame_ready.done():

@@ -16,9 +16,10 @@ import js
 from pyodide.ffi import create_proxy
 
 from frontend_py import backgrounds, transform, webgl
+from frontend_py.cutout import UNPACK_GLSL
 from frontend_py.dom import h, nullable, on, spawn
 from frontend_py.layout import ASPECTS, STAGE, LayerState, Layout
-from frontend_py.overlays import BY_NAME, view_box
+from frontend_py.overlays import BY_NAME
 from frontend_py.placement import row_places
 from frontend_py.ui import t, text
 
@@ -44,7 +45,7 @@ void main() {
 }
 """
 
-LAYER_FRAGMENT = """#version 300 es
+LAYER_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D content;
@@ -53,17 +54,11 @@ uniform float half_texel;
 uniform float opacity;
 uniform vec4 crop;        // uv offset and size of the part of the picture shown (cover fit)
 out vec4 colour;
-void main() {
+{UNPACK_GLSL}
+void main() {{
   vec2 at = crop.xy + uv * crop.zw;
-  if (packed) {
-    vec3 rgb = texture(content, vec2(at.x, min(at.y * 0.5, 0.5 - half_texel))).rgb;
-    float alpha = texture(content, vec2(at.x, max(0.5 + at.y * 0.5, 0.5 + half_texel))).g;
-    alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
-    colour = vec4(rgb * alpha, alpha) * opacity;
-  } else {
-    colour = texture(content, at) * opacity;
-  }
-}
+  colour = (packed ? unpack(content, at, half_texel) : texture(content, at)) * opacity;
+}}
 """
 
 
@@ -323,15 +318,7 @@ class Stage:
 
     def _load_sticker(self, name: str) -> None:
         async def load() -> None:
-            url = f"/frontend_py/overlays/{name}.svg"
-            _, _, box_width, box_height = view_box(await (await js.fetch(url)).text())
-            image = h("img")
-            image.src = url
-            await image.decode()
-            texture = webgl.Texture(self.gl)
-            self.gl.pixelStorei(self.gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, True)
-            texture.upload(image, int(image.naturalWidth), int(image.naturalHeight))
-            self.gl.pixelStorei(self.gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, False)
+            texture, (_, _, box_width, box_height) = await webgl.overlay_art(self.gl, name)
             self.stickers[name] = Picture(texture, box_width / box_height)
             self.dirty = True
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import js
 
-from frontend_py.dom import js_object, nullable
+from frontend_py.dom import h, js_object, nullable
+from frontend_py.overlays import view_box
 
 # A triangle strip over the whole viewport; `uv` runs 0..1 with v = 0 at the top row.
 FULLSCREEN_VERTEX = """#version 300 es
@@ -165,3 +166,17 @@ class Target:
 def bind_canvas(gl: Any, width: int, height: int) -> None:
     gl.bindFramebuffer(gl.FRAMEBUFFER, None)
     gl.viewport(0, 0, width, height)
+
+
+async def overlay_art(gl: Any, name: str) -> tuple[Texture, tuple[float, float, float, float]]:
+    """An overlay's SVG as a premultiplied texture, with its viewBox (its extent in face units)."""
+    url = f"/frontend_py/overlays/{name}.svg"
+    box = view_box(await (await js.fetch(url)).text())
+    image = h("img")
+    image.src = url
+    await image.decode()
+    texture = Texture(gl)
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, True)
+    texture.upload(image, int(image.naturalWidth), int(image.naturalHeight))
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, False)
+    return texture, box
