@@ -10,7 +10,7 @@ place: its stage renders at 1280x720 (the app halves it on a software GPU such a
 which headless Chromium uses here) and reads one pixel back after each draw, so each figure
 includes the GPU finishing the frame.
 
-    .venv/bin/python bench/stage.py [--seconds 15] [--nudges 60]
+    .venv/bin/python bench/stage.py [--seconds 15] [--nudges 200] [--settle 3]
 
 Runs Chromium in a loopback-only network namespace (re-executes itself under `unshare -n`).
 """
@@ -58,7 +58,8 @@ def open_person(browser, url: str, name: str) -> Page:  # type: ignore[no-untype
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--nudges", type=int, default=60)
+    parser.add_argument("--nudges", type=int, default=200)
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds between the last sticker arriving and the first nudge")
     args = parser.parse_args()
     isolate()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
@@ -81,11 +82,14 @@ def main() -> None:
             for name in STICKERS:
                 host.click(f"[data-sticker='{name}']")
             guest.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=30_000)
+            # The stickers' art loads and both stages draw them for the first time: a one-off.
+            guest.wait_for_timeout(args.settle * 1000)
             # The last sticker added is selected on the host: nudge it, one op per key press.
             already_sent = len(report(host)["sent"])
             host.focus("#stage")
-            for _ in range(args.nudges):
-                host.keyboard.press("ArrowRight")
+            for index in range(args.nudges):
+                # Back and forth, so the sticker never stops at the stage's edge (no op there).
+                host.keyboard.press("ArrowRight" if index // 50 % 2 == 0 else "ArrowLeft")
                 host.wait_for_timeout(50)
             host.wait_for_timeout(1000)
             sent = {(layer, prop, clock): at for at, layer, prop, clock in report(host)["sent"][already_sent:] if prop == "x"}

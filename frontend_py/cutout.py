@@ -15,12 +15,13 @@ from pyodide.ffi import create_proxy
 from frontend_py import webgl
 from frontend_py.dom import h
 
-# The packed frame's layout (docs/media.md), as one GLSL function shared with the stage.
-UNPACK_GLSL = """
+# The packed frame's layout (docs/media.md), as one GLSL function shared with the stage,
+# which also gives it frames as Y, U and V planes (webgl.VideoTexture).
+UNPACK_GLSL = webgl.RGB_AT_GLSL + """
 vec4 unpack(sampler2D packed, vec2 at, float half_texel) {
   // Stay half a texel away from the seam so filtering never mixes the two halves.
-  vec3 rgb = texture(packed, vec2(at.x, min(at.y * 0.5, 0.5 - half_texel))).rgb;
-  float alpha = texture(packed, vec2(at.x, max(0.5 + at.y * 0.5, 0.5 + half_texel))).g;
+  vec3 rgb = rgb_at(packed, vec2(at.x, min(at.y * 0.5, 0.5 - half_texel)));
+  float alpha = rgb_at(packed, vec2(at.x, max(0.5 + at.y * 0.5, 0.5 + half_texel))).g;
   // The codec leaves a few levels of noise around pure black and white.
   alpha = clamp((alpha - 0.04) / 0.92, 0.0, 1.0);
   return vec4(rgb * alpha, alpha);

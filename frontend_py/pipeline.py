@@ -36,24 +36,24 @@ STAGES = ("preprocess", "segmentation", "face", "overlays", "pack")
 SAMPLES = 300
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
 
-TENSOR_FRAGMENT = """#version 300 es
+TENSOR_FRAGMENT = f"""#version 300 es
 precision highp float;
 uniform sampler2D source;
 uniform mat3 to_source;  // model input pixel -> source uv
 uniform float scale;
 uniform float offset;
 out vec4 value;
-
-vec3 pixel(int index, int row) {
+{webgl.RGB_AT_GLSL}
+vec3 pixel(int index, int row) {{
   vec2 uv = (to_source * vec3(float(index) + 0.5, float(row) + 0.5, 1.0)).xy;
   bool inside = all(greaterThanEqual(uv, vec2(0.0))) && all(lessThanEqual(uv, vec2(1.0)));
-  return (inside ? texture(source, uv).rgb : vec3(0.0)) * scale + offset;
-}
+  return (inside ? rgb_at(source, uv) : vec3(0.0)) * scale + offset;
+}}
 
 // Each output texel holds four consecutive floats of the NHWC RGB tensor, so that readPixels
 // of a (width*3/4) x height RGBA32F target is the tensor itself. Four floats starting at
 // 4x span two pixels: x*4/3 and the next one.
-void main() {
+void main() {{
   ivec2 texel = ivec2(gl_FragCoord.xy);
   int first = texel.x * 4;
   int index = first / 3;
@@ -61,7 +61,7 @@ void main() {
   vec3 b = pixel(index + 1, texel.y);
   int phase = first - index * 3;
   value = phase == 0 ? vec4(a, b.r) : phase == 1 ? vec4(a.gb, b.rg) : vec4(a.b, b);
-}
+}}
 """
 
 REFINE_FRAGMENT = """#version 300 es
@@ -89,21 +89,22 @@ void main() {
 }
 """
 
-PACK_FRAGMENT = """#version 300 es
+PACK_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D camera;
 uniform sampler2D matte;
 uniform bool cutout;
 out vec4 colour;
-void main() {
-  if (uv.y < 0.5) {
-    colour = vec4(texture(camera, vec2(uv.x, uv.y * 2.0)).rgb, 1.0);
-  } else {
+{webgl.RGB_AT_GLSL}
+void main() {{
+  if (uv.y < 0.5) {{
+    colour = vec4(rgb_at(camera, vec2(uv.x, uv.y * 2.0)), 1.0);
+  }} else {{
     float alpha = cutout ? smoothstep(0.3, 0.7, texture(matte, vec2(uv.x, uv.y * 2.0 - 1.0)).r) : 1.0;
     colour = vec4(vec3(alpha), 1.0);
-  }
-}
+  }}
+}}
 """
 
 OVERLAY_VERTEX = """#version 300 es
@@ -145,10 +146,9 @@ class ModelInput:
         self.data = js.Float32Array.new(width * height * 3)
         self.shape = [1, height, width, 3]
 
-    def fill(self, program: webgl.Program, source: webgl.Texture, to_source: list[float]) -> Any:
+    def fill(self, program: webgl.Program, source: webgl.VideoTexture, to_source: list[float]) -> Any:
         self.target.bind()
-        source.bind(0)
-        program.use(source=0, to_source=to_source, scale=self.scale, offset=self.offset)
+        program.use(source=0, to_source=to_source, scale=self.scale, offset=self.offset, **source.bind(0, 1, 2))
         webgl.draw_quad(program.gl)
         return self.target.read_floats(self.data)
 
@@ -186,7 +186,7 @@ class Pipeline:
         self.canvas = h("canvas", {"class": "packed-canvas"})
         self.gl = webgl.context(self.canvas, alpha=False)
         self.quad = webgl.unit_quad(self.gl)
-        self.frame_texture = webgl.Texture(self.gl)
+        self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
         self.tensor_program = webgl.Program(self.gl, TENSOR_FRAGMENT)
         self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
         self.pack_program = webgl.Program(self.gl, PACK_FRAGMENT)
@@ -205,6 +205,7 @@ class Pipeline:
         self.stats = Stats()
         self.running = False
         self.on_packed: Callable[[], None] = lambda: None  # after each packed frame is drawn
+        self.packed_pixels: webgl.CanvasReader | None = None  # each packed frame, read back
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
@@ -223,9 +224,11 @@ class Pipeline:
         self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
         self.segmentation_input = ModelInput(self.gl, seg_w, seg_h, 1.0, 0.0)
         self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
+        self.packed_pixels = webgl.CanvasReader(self.gl, self.width, 2 * self.height)
         # The first frame a peer decodes is the camera, not the blank canvas of a moment ago.
-        self.frame_texture.upload(self.video, self.width, self.height)
+        await self.frame_texture.upload(self.video)
         self._pack(False)
+        self.packed_pixels.read()
         stream = self.canvas.captureStream()
         for track in self.camera.getAudioTracks():
             stream.addTrack(track)
@@ -301,7 +304,7 @@ class Pipeline:
         clock = js.performance.now
         timings: dict[str, float] = {}
         begin = clock()
-        self.frame_texture.upload(self.video, self.width, self.height)
+        await self.frame_texture.upload(self.video)
         segment = self.remove_background and self.segmenter is not None and self.segmentation_input is not None
         track = self.overlay is not None and self.detector is not None and self.landmarker is not None
         # Every read-back first, while the GPU queue holds only this frame's upload: a read
@@ -328,6 +331,7 @@ class Pipeline:
             started = clock()
             self._draw_overlays(self.overlay, faces)
             timings["overlays"] = clock() - started
+        self.packed_pixels.read()
         self.on_packed()
         timings["total"] = clock() - begin
         timings["at"] = begin
@@ -389,9 +393,9 @@ class Pipeline:
     def _pack(self, cutout: bool) -> None:
         gl = self.gl
         webgl.bind_canvas(gl, self.width, 2 * self.height)
-        self.frame_texture.bind(0)
+        frame = self.frame_texture.bind(0, 2, 3)
         self.refined[1].texture.bind(1)
-        self.pack_program.use(camera=0, matte=1, cutout=cutout, to_canvas=True)
+        self.pack_program.use(camera=0, matte=1, cutout=cutout, to_canvas=True, **frame)
         webgl.draw_quad(gl)
 
     def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:

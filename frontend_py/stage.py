@@ -27,9 +27,7 @@ SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
 # Without a hardware GPU (SwiftShader, llvmpipe) the browser rasterises on the CPU cores the
 # camera pipeline and the calls need too: the stage then renders at half size (a quarter of
 # the pixels). `?stage-scale=1` forces full size (bench/stage.py measures that).
-SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "software")
 SOFTWARE_SCALE = 0.5
-UNMASKED_RENDERER = 0x9246  # WEBGL_debug_renderer_info
 DEFAULT_PERSON_ASPECT = 4 / 3
 STICKER_SCALE = 0.25
 NUDGE_PX, NUDGE_FAST_PX = 2.0, 20.0
@@ -66,37 +64,45 @@ def resolution_scale(gl: Any) -> float:
     forced = nullable(js.URLSearchParams.new(js.location.search).get("stage-scale"))
     if forced:
         return min(1.0, max(0.25, float(forced)))
-    renderer = str(gl.getParameter(gl.RENDERER))
-    if nullable(gl.getExtension("WEBGL_debug_renderer_info")) is not None:
-        renderer = str(gl.getParameter(UNMASKED_RENDERER))
-    return SOFTWARE_SCALE if any(name in renderer.lower() for name in SOFTWARE_RENDERERS) else 1.0
+    return SOFTWARE_SCALE if webgl.software_renderer(gl) else 1.0
 
 
 @dataclass
 class Person:
-    """A person's packed frames: a <video> of their stream, or for ourselves the pipeline's
-    canvas itself (no decode, and a plain copy instead of a video frame conversion)."""
+    """A person's packed frames: a <video> of their stream, uploaded as each frame arrives, or
+    for ourselves the pipeline's canvas read back (no decode, and no canvas-to-canvas copy:
+    see webgl.CanvasReader)."""
 
     source: Any
-    texture: webgl.Texture
-    fresh: bool = False
+    texture: Any  # webgl.VideoTexture for a video, webgl.Texture for our own read-back frames
+    fresh: bool = False  # our own: a frame was read back and is not in the texture yet
+    uploading: bool = False
     pending: Any = None
 
     @property
     def size(self) -> tuple[int, int]:
         """Width and height of the packed frame (twice the picture's height)."""
-        if hasattr(self.source, "videoWidth"):
-            return int(self.source.videoWidth), int(self.source.videoHeight)
-        return int(self.source.width), int(self.source.height)
+        if isinstance(self.source, webgl.CanvasReader):
+            return self.source.width, self.source.height
+        return int(self.source.videoWidth), int(self.source.videoHeight)
 
     @property
     def aspect(self) -> float:
         width, packed_height = self.size
         return width / (packed_height // 2) if width and packed_height >= 2 else DEFAULT_PERSON_ASPECT
 
-    def upload(self) -> None:
-        self.texture.upload(self.source, *self.size)
-        self.fresh = False
+    def take(self) -> None:
+        pixels = self.source.take()
+        if pixels is not None:  # else the GPU is still on it: next time
+            self.texture.upload_pixels(pixels, *self.size)
+            self.fresh = False
+
+    def bind(self) -> dict[str, Any]:
+        """Bind to unit 0 (and 1, 2 for a frame's chroma planes); the uniforms that go with it."""
+        if isinstance(self.texture, webgl.VideoTexture):
+            return self.texture.bind(0, 1, 2)
+        self.texture.bind(0)
+        return {"planar": False}
 
 
 @dataclass
@@ -118,6 +124,7 @@ class Stage:
         self._probe = js.Uint8Array.new(4)
         self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
         self.gl = webgl.context(self.canvas, alpha=False)
+        self.software = webgl.software_renderer(self.gl)
         self.resolution = resolution_scale(self.gl)
         self.quad = webgl.unit_quad(self.gl)
         self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
@@ -158,26 +165,32 @@ class Stage:
         if peer in self.people:
             self.people[peer].source = video
             return
-        person = self.people[peer] = Person(video, webgl.Texture(self.gl))
+        person = self.people[peer] = Person(video, webgl.VideoTexture(self.gl, planar=self.software))
+
+        async def upload() -> None:
+            try:
+                await person.texture.upload(person.source)
+            finally:
+                person.uploading = False
+            self.dirty = True
 
         def on_frame(*_: Any) -> None:
-            person.fresh = True
-            self.dirty = True
+            if not person.uploading:
+                person.uploading = True
+                spawn(upload())
             person.pending = video.requestVideoFrameCallback(proxy)
 
         proxy = create_proxy(on_frame)
         person.pending = video.requestVideoFrameCallback(proxy)
 
-    def add_canvas_person(self, peer: str, canvas: Any) -> Callable[[], None]:
-        """Draw `peer` from a packed canvas; call the returned function after each new frame."""
-        person = self.people[peer] = Person(canvas, webgl.Texture(self.gl))
+    def add_read_person(self, peer: str, reader: webgl.CanvasReader) -> Callable[[], None]:
+        """Draw `peer` from a packed canvas read back; call the returned function after each read."""
+        person = self.people[peer] = Person(reader, webgl.Texture(self.gl))
 
-        def frame_drawn() -> None:
-            # At once: a WebGL canvas keeps its picture only until the page is composited.
-            person.upload()
-            self.dirty = True
+        def frame_read() -> None:
+            person.fresh = True  # taken once the GPU has it: see _animation_frame
 
-        return frame_drawn
+        return frame_read
 
     def remove_person(self, peer: str) -> None:
         person = self.people.pop(peer, None)
@@ -232,6 +245,10 @@ class Stage:
             self.dirty = True
 
     def _animation_frame(self, now: float) -> None:
+        for person in self.people.values():
+            if person.fresh:
+                person.take()
+                self.dirty = self.dirty or not person.fresh
         if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2:
             self.last_draw = now
             self.dirty = False
@@ -260,10 +277,8 @@ class Stage:
                 person = self.people.get(layer.id)
                 if person is None or not person.size[0]:
                     continue
-                if person.fresh:
-                    person.upload()
-                person.texture.bind(0)
                 self.program.use(
+                    **person.bind(),
                     content=0,
                     packed=True,
                     half_texel=0.5 / max(1, person.size[1]),

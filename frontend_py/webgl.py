@@ -13,6 +13,7 @@ import js
 
 from frontend_py.dom import h, js_object, nullable
 from frontend_py.overlays import view_box
+from frontend_py.videocolorspace import yuv_to_rgb
 
 # A triangle strip over the whole viewport; `uv` runs 0..1 with v = 0 at the top row.
 FULLSCREEN_VERTEX = """#version 300 es
@@ -23,6 +24,25 @@ void main() {
   uv = corner;
   vec2 clip = corner * 2.0 - 1.0;
   gl_Position = vec4(clip.x, to_canvas ? -clip.y : clip.y, 0.0, 1.0);
+}
+"""
+
+# Software GPUs rasterise on the CPU cores the camera pipeline and the call need too.
+SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "software")
+UNMASKED_RENDERER = 0x9246  # WEBGL_debug_renderer_info
+
+# A picture sampled as RGB, or as the Y, U and V planes of a video frame (VideoTexture).
+# Include in a fragment shader, then call rgb_at(picture, uv) instead of texture(picture, uv).
+RGB_AT_GLSL = """
+uniform bool planar;
+uniform sampler2D plane_u;
+uniform sampler2D plane_v;
+uniform mat3 yuv_to_rgb;
+uniform vec3 yuv_offset;
+vec3 rgb_at(sampler2D picture, vec2 at) {
+  if (!planar) return texture(picture, at).rgb;
+  vec3 yuv = vec3(texture(picture, at).r, texture(plane_u, at).r, texture(plane_v, at).r);
+  return clamp(yuv_to_rgb * (yuv - yuv_offset), 0.0, 1.0);
 }
 """
 
@@ -37,6 +57,13 @@ def context(canvas: Any, **attributes: Any) -> Any:
     if gl is None:
         raise WebGLUnavailable("webgl2")
     return gl
+
+
+def software_renderer(gl: Any) -> bool:
+    renderer = str(gl.getParameter(gl.RENDERER))
+    if nullable(gl.getExtension("WEBGL_debug_renderer_info")) is not None:
+        renderer = str(gl.getParameter(UNMASKED_RENDERER))
+    return any(name in renderer.lower() for name in SOFTWARE_RENDERERS)
 
 
 class Program:
@@ -121,6 +148,15 @@ class Texture:
         self.width, self.height = width, height
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source)
 
+    def upload_pixels(self, data: Any, width: int, height: int) -> None:
+        """RGBA bytes as `readPixels` gives them (bottom row first), turned top row first."""
+        gl = self.gl
+        self.bind()
+        self.width, self.height = width, height
+        gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, True)
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, data)
+        gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, False)
+
     def upload_floats(self, data: Any, width: int, height: int) -> None:
         """One float channel (a model's output array, still a JS typed array) as R16F."""
         gl = self.gl
@@ -130,6 +166,80 @@ class Texture:
 
     def delete(self) -> None:
         self.gl.deleteTexture(self.texture)
+
+
+class VideoTexture:
+    """A video's current frame, for shaders that sample it with rgb_at().
+
+    With a hardware GPU the frame is copied as RGB on the GPU (texImage2D). A software GPU
+    would convert it on the page's main thread (SwiftShader: ~4 ms per 640x480 frame, ~8 ms
+    per packed 640x960 one), so there the frame's I420 planes are copied out (~0.4 ms,
+    asynchronously) and uploaded as they are (~0.8 ms); the shader converts."""
+
+    def __init__(self, gl: Any, planar: bool) -> None:
+        self.gl = gl
+        self.may_be_planar = planar
+        self.planar = False  # what the last frame was
+        self.picture, self.plane_u, self.plane_v = Texture(gl), Texture(gl), Texture(gl)
+        self.width = self.height = 0
+        self.buffer: Any = None
+        self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
+
+    async def upload(self, video: Any) -> None:
+        width, height = int(video.videoWidth), int(video.videoHeight)
+        if not width:
+            return
+        if not self.may_be_planar:
+            self._upload_rgb(video, width, height)
+            return
+        frame = js.VideoFrame.new(video)
+        try:
+            if str(frame.format) != "I420":  # anything else (NV12, RGBX...) the usual way
+                self._upload_rgb(video, width, height)
+                return
+            size = int(frame.allocationSize())
+            if self.buffer is None or self.buffer.length < size:
+                self.buffer = js.Uint8Array.new(size)
+            layout = await frame.copyTo(self.buffer)
+            width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
+            chroma = ((width + 1) // 2, (height + 1) // 2)
+            for texture, plane, (w, h) in zip(
+                (self.picture, self.plane_u, self.plane_v), layout, ((width, height), chroma, chroma)
+            ):
+                self._upload_plane(texture, plane, w, h)
+            space = frame.colorSpace
+            self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
+            self.planar, self.width, self.height = True, width, height
+        finally:
+            frame.close()
+
+    def _upload_rgb(self, video: Any, width: int, height: int) -> None:
+        self.picture.upload(video, width, height)
+        self.planar, self.width, self.height = False, width, height
+
+    def _upload_plane(self, texture: Texture, plane: Any, width: int, height: int) -> None:
+        gl = self.gl
+        texture.bind()
+        texture.width, texture.height = width, height
+        gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1)
+        gl.pixelStorei(gl.UNPACK_ROW_LENGTH, int(plane.stride))
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, width, height, 0, gl.RED, gl.UNSIGNED_BYTE, self.buffer, int(plane.offset))
+        gl.pixelStorei(gl.UNPACK_ROW_LENGTH, 0)
+        gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4)
+
+    def bind(self, unit: int, unit_u: int, unit_v: int) -> dict[str, Any]:
+        """Bind to texture units; returns the uniforms for rgb_at() (`picture` is `unit`)."""
+        self.picture.bind(unit)
+        if not self.planar:
+            return {"planar": False}
+        self.plane_u.bind(unit_u)
+        self.plane_v.bind(unit_v)
+        columns, offset = self.matrix
+        return {"planar": True, "plane_u": unit_u, "plane_v": unit_v, "yuv_to_rgb": columns, "yuv_offset": offset}
+
+    def delete(self) -> None:
+        for texture in (self.picture, self.plane_u, self.plane_v):
+            texture.delete()
 
 
 class Target:
@@ -161,6 +271,46 @@ class Target:
         self.bind()
         gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.FLOAT, into)
         return into
+
+
+class CanvasReader:
+    """A context's canvas read back without stalling the page: `read()` after drawing a frame
+    queues its pixels into a pixel buffer; `take()`, once the GPU is done, gives them.
+
+    Copying a WebGL canvas into another context with texImage2D costs as much as drawing it
+    again on a software GPU (SwiftShader: ~14 ms for 640x960); this costs ~2 ms there."""
+
+    def __init__(self, gl: Any, width: int, height: int) -> None:
+        self.gl, self.width, self.height = gl, width, height
+        self.buffer = gl.createBuffer()
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
+        gl.bufferData(gl.PIXEL_PACK_BUFFER, width * height * 4, gl.STREAM_READ)
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
+        self.pixels = js.Uint8Array.new(width * height * 4)
+        self.fence: Any = None
+
+    def read(self) -> None:
+        gl = self.gl
+        if self.fence is not None:  # the last frame was never taken: this one replaces it
+            gl.deleteSync(self.fence)
+        bind_canvas(gl, self.width, self.height)
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
+        gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.UNSIGNED_BYTE, 0)
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
+        self.fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
+        gl.flush()
+
+    def take(self) -> Any:
+        """The last frame read, bottom row first, if the GPU has finished it; else None."""
+        gl = self.gl
+        if self.fence is None or gl.clientWaitSync(self.fence, 0, 0) == gl.TIMEOUT_EXPIRED:
+            return None
+        gl.deleteSync(self.fence)
+        self.fence = None
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
+        gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, self.pixels)
+        gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
+        return self.pixels
 
 
 def bind_canvas(gl: Any, width: int, height: int) -> None:
