@@ -146,10 +146,10 @@ class ModelInput:
         self.data = js.Float32Array.new(width * height * 3)
         self.shape = [1, height, width, 3]
 
-    def fill(self, program: webgl.Program, source: webgl.VideoTexture, to_source: list[float]) -> Any:
+    def fill(self, programs: dict[bool, webgl.Program], source: webgl.VideoTexture, to_source: list[float]) -> Any:
         self.target.bind()
-        program.use(source=0, to_source=to_source, scale=self.scale, offset=self.offset, **source.bind(0, 1, 2))
-        webgl.draw_quad(program.gl)
+        programs[source.planar].use(source=0, to_source=to_source, scale=self.scale, offset=self.offset, **source.bind(0, 1, 2))
+        webgl.draw_quad(source.gl)
         return self.target.read_floats(self.data)
 
 
@@ -187,9 +187,10 @@ class Pipeline:
         self.gl = webgl.context(self.canvas, alpha=False)
         self.quad = webgl.unit_quad(self.gl)
         self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
-        self.tensor_program = webgl.Program(self.gl, TENSOR_FRAGMENT)
+        # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
+        self.tensor_programs = {planar: webgl.Program(self.gl, TENSOR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
-        self.pack_program = webgl.Program(self.gl, PACK_FRAGMENT)
+        self.pack_programs = {planar: webgl.Program(self.gl, PACK_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
         self.width = self.height = 0
         self.provider: Provider | None = None
@@ -204,8 +205,7 @@ class Pipeline:
         self.tracker = Tracker()
         self.stats = Stats()
         self.running = False
-        self.on_packed: Callable[[], None] = lambda: None  # after each packed frame is drawn
-        self.packed_pixels: webgl.CanvasReader | None = None  # each packed frame, read back
+        self.packed_pixels: webgl.CanvasReader | None = None  # each packed frame, for our stage
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
@@ -332,7 +332,6 @@ class Pipeline:
             self._draw_overlays(self.overlay, faces)
             timings["overlays"] = clock() - started
         self.packed_pixels.read()
-        self.on_packed()
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
@@ -340,13 +339,13 @@ class Pipeline:
     def _segmentation_tensor(self) -> Any:
         model_input = self.segmentation_input
         to_source = [1 / model_input.width, 0, 0, 0, 1 / model_input.height, 0, 0, 0, 1]
-        return model_input.fill(self.tensor_program, self.frame_texture, to_source)
+        return model_input.fill(self.tensor_programs, self.frame_texture, to_source)
 
     def _crop_tensors(self) -> list[tuple[Face, ModelInput]]:
         crops = []
         for index, face in enumerate(self.tracker.faces):
             model_input = self._landmark_input(index)
-            model_input.fill(self.tensor_program, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
             crops.append((face, model_input))
         return crops
 
@@ -375,13 +374,13 @@ class Pipeline:
             ox, oy = (side - self.width) / 2, (side - self.height) / 2
             k = side / decode.INPUT_SIZE
             to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
-            tensor = self.detector_input.fill(self.tensor_program, self.frame_texture, to_source)
+            tensor = self.detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
             outputs = await self.detector.run(tensor, self.detector_input.shape)
             regressors, scores = sorted(outputs, key=lambda array: -array.length)
             found = tracker.detected(decode.detect(regressors.to_py(), scores.to_py(), self.width, self.height))
             for face in found:
                 model_input = self._landmark_input(len(crops))
-                model_input.fill(self.tensor_program, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+                model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
                 await self._landmarks(face, model_input)
         return [face for face in tracker.faces if face.landmarks]
 
@@ -395,7 +394,7 @@ class Pipeline:
         webgl.bind_canvas(gl, self.width, 2 * self.height)
         frame = self.frame_texture.bind(0, 2, 3)
         self.refined[1].texture.bind(1)
-        self.pack_program.use(camera=0, matte=1, cutout=cutout, to_canvas=True, **frame)
+        self.pack_programs[self.frame_texture.planar].use(camera=0, matte=1, cutout=cutout, to_canvas=True, **frame)
         webgl.draw_quad(gl)
 
     def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:

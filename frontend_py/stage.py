@@ -46,8 +46,7 @@ void main() {
 LAYER_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
-uniform sampler2D content;
-uniform bool packed;      // a person's packed video, else a premultiplied picture
+uniform sampler2D content;  // PACKED: a person's packed video, else a premultiplied picture
 uniform float half_texel;
 uniform float opacity;
 uniform vec4 crop;        // uv offset and size of the part of the picture shown (cover fit)
@@ -55,7 +54,11 @@ out vec4 colour;
 {UNPACK_GLSL}
 void main() {{
   vec2 at = crop.xy + uv * crop.zw;
-  colour = (packed ? unpack(content, at, half_texel) : texture(content, at)) * opacity;
+#ifdef PACKED
+  colour = unpack(content, at, half_texel) * opacity;
+#else
+  colour = texture(content, at) * opacity;
+#endif
 }}
 """
 
@@ -75,7 +78,6 @@ class Person:
 
     source: Any
     texture: Any  # webgl.VideoTexture for a video, webgl.Texture for our own read-back frames
-    fresh: bool = False  # our own: a frame was read back and is not in the texture yet
     uploading: bool = False
     pending: Any = None
 
@@ -91,18 +93,26 @@ class Person:
         width, packed_height = self.size
         return width / (packed_height // 2) if width and packed_height >= 2 else DEFAULT_PERSON_ASPECT
 
-    def take(self) -> None:
+    def take(self) -> bool:
+        """Our own: upload the frame read back last, if there is one and the GPU is done."""
+        if not isinstance(self.source, webgl.CanvasReader):
+            return False
         pixels = self.source.take()
-        if pixels is not None:  # else the GPU is still on it: next time
-            self.texture.upload_pixels(pixels, *self.size)
-            self.fresh = False
+        if pixels is None:
+            return False
+        self.texture.upload_pixels(pixels, *self.size)
+        return True
+
+    @property
+    def planar(self) -> bool:
+        return isinstance(self.texture, webgl.VideoTexture) and self.texture.planar
 
     def bind(self) -> dict[str, Any]:
         """Bind to unit 0 (and 1, 2 for a frame's chroma planes); the uniforms that go with it."""
         if isinstance(self.texture, webgl.VideoTexture):
             return self.texture.bind(0, 1, 2)
         self.texture.bind(0)
-        return {"planar": False}
+        return {}
 
 
 @dataclass
@@ -127,7 +137,13 @@ class Stage:
         self.software = webgl.software_renderer(self.gl)
         self.resolution = resolution_scale(self.gl)
         self.quad = webgl.unit_quad(self.gl)
-        self.program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
+        # Pictures, people as RGB frames and people as planar ones (webgl.VideoTexture): a
+        # program each, as a software GPU would run every branch of one program for each pixel.
+        self.picture_program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
+        self.person_programs = {
+            planar: webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX, ("PACKED", "PLANAR") if planar else ("PACKED",))
+            for planar in (False, True)
+        }
         self.people: dict[str, Person] = {}
         self.stickers: dict[str, Picture] = {}
         self.loading: set[str] = set()
@@ -183,14 +199,9 @@ class Stage:
         proxy = create_proxy(on_frame)
         person.pending = video.requestVideoFrameCallback(proxy)
 
-    def add_read_person(self, peer: str, reader: webgl.CanvasReader) -> Callable[[], None]:
-        """Draw `peer` from a packed canvas read back; call the returned function after each read."""
-        person = self.people[peer] = Person(reader, webgl.Texture(self.gl))
-
-        def frame_read() -> None:
-            person.fresh = True  # taken once the GPU has it: see _animation_frame
-
-        return frame_read
+    def add_read_person(self, peer: str, reader: webgl.CanvasReader) -> None:
+        """Draw `peer` from a packed canvas read back: each frame is taken once the GPU has it."""
+        self.people[peer] = Person(reader, webgl.Texture(self.gl))
 
     def remove_person(self, peer: str) -> None:
         person = self.people.pop(peer, None)
@@ -246,9 +257,8 @@ class Stage:
 
     def _animation_frame(self, now: float) -> None:
         for person in self.people.values():
-            if person.fresh:
-                person.take()
-                self.dirty = self.dirty or not person.fresh
+            if person.take():
+                self.dirty = True
         if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2:
             self.last_draw = now
             self.dirty = False
@@ -267,20 +277,19 @@ class Stage:
         webgl.bind_canvas(gl, width, height)
         gl.clearColor(0.17, 0.15, 0.22, 1)
         gl.clear(gl.COLOR_BUFFER_BIT)
-        gl.enable(gl.BLEND)
-        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
-        if self.background is not None:
+        if self.background is not None:  # opaque: no blending (a software GPU pays per pixel)
             full = LayerState(STAGE, "stage", x=0.5, y=0.5, scale=1.0)
             self._draw_picture(self.background, full, width / height, width, height, cover=True)
+        gl.enable(gl.BLEND)
+        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
         for layer in self.layout.layers():
             if layer.kind == "person":
                 person = self.people.get(layer.id)
                 if person is None or not person.size[0]:
                     continue
-                self.program.use(
+                self.person_programs[person.planar].use(
                     **person.bind(),
                     content=0,
-                    packed=True,
                     half_texel=0.5 / max(1, person.size[1]),
                     opacity=layer.opacity,
                     crop=(0.0, 0.0, 1.0, 1.0),
@@ -299,8 +308,8 @@ class Stage:
             ratio = picture.aspect / aspect
             crop = ((1 - 1 / ratio) / 2, 0.0, 1 / ratio, 1.0) if ratio > 1 else (0.0, (1 - ratio) / 2, 1.0, ratio)
         picture.texture.bind(0)
-        self.program.use(
-            content=0, packed=False, half_texel=0.0, opacity=layer.opacity, crop=crop,
+        self.picture_program.use(
+            content=0, half_texel=0.0, opacity=layer.opacity, crop=crop,
             to_clip=transform.clip_matrix(layer, aspect, width, height),
         )
         webgl.draw_quad(self.gl)

@@ -31,19 +31,25 @@ void main() {
 SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "software")
 UNMASKED_RENDERER = 0x9246  # WEBGL_debug_renderer_info
 
-# A picture sampled as RGB, or as the Y, U and V planes of a video frame (VideoTexture).
-# Include in a fragment shader, then call rgb_at(picture, uv) instead of texture(picture, uv).
+# A picture sampled as RGB, or, in a program built with the PLANAR define, as the Y, U and V
+# planes of a video frame (VideoTexture). Include in a fragment shader, then call
+# rgb_at(picture, uv) instead of texture(picture, uv). A define, not a uniform: a software GPU
+# runs both sides of a branch for every pixel.
 RGB_AT_GLSL = """
-uniform bool planar;
+#ifdef PLANAR
 uniform sampler2D plane_u;
 uniform sampler2D plane_v;
 uniform mat3 yuv_to_rgb;
 uniform vec3 yuv_offset;
 vec3 rgb_at(sampler2D picture, vec2 at) {
-  if (!planar) return texture(picture, at).rgb;
   vec3 yuv = vec3(texture(picture, at).r, texture(plane_u, at).r, texture(plane_v, at).r);
   return clamp(yuv_to_rgb * (yuv - yuv_offset), 0.0, 1.0);
 }
+#else
+vec3 rgb_at(sampler2D picture, vec2 at) {
+  return texture(picture, at).rgb;
+}
+#endif
 """
 
 
@@ -69,9 +75,11 @@ def software_renderer(gl: Any) -> bool:
 class Program:
     """A linked shader program with its uniform locations looked up once."""
 
-    def __init__(self, gl: Any, fragment: str, vertex: str = FULLSCREEN_VERTEX) -> None:
+    def __init__(self, gl: Any, fragment: str, vertex: str = FULLSCREEN_VERTEX, defines: tuple[str, ...] = ()) -> None:
         self.gl = gl
         self.program = gl.createProgram()
+        version, _, body = fragment.partition("\n")  # #version must stay the first line
+        fragment = "\n".join([version, *(f"#define {name} 1" for name in defines), body])
         for kind, source in ((gl.VERTEX_SHADER, vertex), (gl.FRAGMENT_SHADER, fragment)):
             shader = gl.createShader(kind)
             gl.shaderSource(shader, source)
@@ -228,14 +236,15 @@ class VideoTexture:
         gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4)
 
     def bind(self, unit: int, unit_u: int, unit_v: int) -> dict[str, Any]:
-        """Bind to texture units; returns the uniforms for rgb_at() (`picture` is `unit`)."""
+        """Bind to texture units; returns the uniforms rgb_at() needs besides `picture` (`unit`).
+        Draw with a program built with the PLANAR define when `planar` is true."""
         self.picture.bind(unit)
         if not self.planar:
-            return {"planar": False}
+            return {}
         self.plane_u.bind(unit_u)
         self.plane_v.bind(unit_v)
         columns, offset = self.matrix
-        return {"planar": True, "plane_u": unit_u, "plane_v": unit_v, "yuv_to_rgb": columns, "yuv_offset": offset}
+        return {"plane_u": unit_u, "plane_v": unit_v, "yuv_to_rgb": columns, "yuv_offset": offset}
 
     def delete(self) -> None:
         for texture in (self.picture, self.plane_u, self.plane_v):
@@ -290,9 +299,11 @@ class CanvasReader:
         self.fence: Any = None
 
     def read(self) -> None:
+        """Queue this frame, unless the last one is not taken yet: writing over a read-back
+        in flight would make the browser throw its fast path for it away."""
         gl = self.gl
-        if self.fence is not None:  # the last frame was never taken: this one replaces it
-            gl.deleteSync(self.fence)
+        if self.fence is not None:
+            return
         bind_canvas(gl, self.width, self.height)
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
         gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.UNSIGNED_BYTE, 0)
