@@ -20,7 +20,7 @@ from pyodide.ffi import create_proxy
 
 from frontend_py import webgl
 from frontend_py.dom import h, spawn
-from frontend_py.facetracking import LANDMARK_SIZE, Face, Tracker, mean_point
+from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker, mean_point
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
 from models import decode
@@ -30,6 +30,7 @@ from models import decode
 # person for foreground (the flag on the wall of our test photo); the square one does not.
 SEGMENTATION_WIDE = ("selfie_segmentation_landscape", 256, 144)
 SEGMENTATION_SQUARE = ("selfie_segmentation", 256, 256)
+ATLAS_WIDTH = 192  # texels: every model's input tensor fills whole rows of it (TensorAtlas)
 DETECTOR = "face_detection_full_range"
 LANDMARKS = {"wasm": "face_landmark", "webgpu": "face_landmark_webgpu"}  # WebGPU has no PRelu
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack")
@@ -42,23 +43,26 @@ uniform sampler2D source;
 uniform mat3 to_source;  // model input pixel -> source uv
 uniform float scale;
 uniform float offset;
+uniform int model_width;  // pixels in a row of the model's input
+uniform int band_top;     // the atlas row where this tensor starts
 out vec4 value;
 {webgl.RGB_AT_GLSL}
-vec3 pixel(int index, int row) {{
-  vec2 uv = (to_source * vec3(float(index) + 0.5, float(row) + 0.5, 1.0)).xy;
+vec3 pixel(int index) {{
+  vec2 at = vec2(float(index % model_width) + 0.5, float(index / model_width) + 0.5);
+  vec2 uv = (to_source * vec3(at, 1.0)).xy;
   bool inside = all(greaterThanEqual(uv, vec2(0.0))) && all(lessThanEqual(uv, vec2(1.0)));
   return (inside ? rgb_at(source, uv) : vec3(0.0)) * scale + offset;
 }}
 
-// Each output texel holds four consecutive floats of the NHWC RGB tensor, so that readPixels
-// of a (width*3/4) x height RGBA32F target is the tensor itself. Four floats starting at
-// 4x span two pixels: x*4/3 and the next one.
+// Each texel of the band holds four consecutive floats of the NHWC RGB tensor, row after
+// row, so that reading the band back gives the tensor itself. Four floats starting at
+// float 4t span two pixels: 4t/3 and the next one.
 void main() {{
   ivec2 texel = ivec2(gl_FragCoord.xy);
-  int first = texel.x * 4;
+  int first = ((texel.y - band_top) * {ATLAS_WIDTH} + texel.x) * 4;
   int index = first / 3;
-  vec3 a = pixel(index, texel.y);
-  vec3 b = pixel(index + 1, texel.y);
+  vec3 a = pixel(index);
+  vec3 b = pixel(index + 1);
   int phase = first - index * 3;
   value = phase == 0 ? vec4(a, b.r) : phase == 1 ? vec4(a.gb, b.rg) : vec4(a.b, b);
 }}
@@ -137,20 +141,58 @@ def segmentation_model(width: int, height: int) -> tuple[str, int, int]:
     return SEGMENTATION_WIDE if width >= 1.5 * height else SEGMENTATION_SQUARE
 
 
-class ModelInput:
-    """A float render target shaped so that reading it back gives one model's input tensor."""
+class TensorAtlas:
+    """One RGBA32F target holding the models' input tensors in bands of rows: the segmentation
+    model's, one per tracked face, and the detector's. One readPixels brings back all that a
+    frame needs; each read-back waits for the GPU, so one wait instead of one per model."""
 
-    def __init__(self, gl: Any, width: int, height: int, scale: float, offset: float) -> None:
+    def __init__(self, gl: Any, segmentation: tuple[int, int]) -> None:
+        self.gl = gl
+        self.segmentation = ModelInput(self, 0, *segmentation, 1.0, 0.0)
+        top = self.segmentation.bottom
+        self.faces = []
+        for _ in range(MAX_FACES):
+            self.faces.append(ModelInput(self, top, LANDMARK_SIZE, LANDMARK_SIZE, 1.0, 0.0))
+            top = self.faces[-1].bottom
+        self.detector = ModelInput(self, top, decode.INPUT_SIZE, decode.INPUT_SIZE, 2.0, -1.0)
+        self.target = webgl.Target(gl, ATLAS_WIDTH, self.detector.bottom, floats=True)
+        self.data = js.Float32Array.new(ATLAS_WIDTH * self.detector.bottom * 4)
+
+    def read(self, top: int, bottom: int) -> None:
+        """Bring rows top..bottom back into `data` (the tensors of those bands)."""
+        self.target.bind()
+        gl = self.gl
+        gl.readPixels(0, top, ATLAS_WIDTH, bottom - top, gl.RGBA, gl.FLOAT, self.data, top * ATLAS_WIDTH * 4)
+
+
+class ModelInput:
+    """One model's input tensor: a band of the atlas' rows."""
+
+    def __init__(self, atlas: TensorAtlas, top: int, width: int, height: int, scale: float, offset: float) -> None:
+        self.atlas, self.top = atlas, top
         self.width, self.height, self.scale, self.offset = width, height, scale, offset
-        self.target = webgl.Target(gl, width * 3 // 4, height, floats=True)
-        self.data = js.Float32Array.new(width * height * 3)
+        rows, rest = divmod(width * height * 3, ATLAS_WIDTH * 4)
+        assert rest == 0, "a tensor fills whole atlas rows"
+        self.bottom = top + rows
         self.shape = [1, height, width, 3]
 
-    def fill(self, programs: dict[bool, webgl.Program], source: webgl.VideoTexture, to_source: list[float]) -> Any:
-        self.target.bind()
-        programs[source.planar].use(source=0, to_source=to_source, scale=self.scale, offset=self.offset, **source.bind(0, 1, 2))
-        webgl.draw_quad(source.gl)
-        return self.target.read_floats(self.data)
+    @property
+    def tensor(self) -> Any:
+        return self.atlas.data.subarray(self.top * ATLAS_WIDTH * 4, self.bottom * ATLAS_WIDTH * 4)
+
+    def fill(self, programs: dict[bool, webgl.Program], source: webgl.VideoTexture, to_source: list[float]) -> None:
+        gl = self.atlas.gl
+        self.atlas.target.bind()
+        gl.viewport(0, self.top, ATLAS_WIDTH, self.bottom - self.top)
+        programs[source.planar].use(
+            source=0, to_source=to_source, scale=self.scale, offset=self.offset,
+            model_width=self.width, band_top=self.top, **source.bind(0, 1, 2),
+        )
+        webgl.draw_quad(gl)
+
+    def read(self) -> Any:
+        self.atlas.read(self.top, self.bottom)
+        return self.tensor
 
 
 class Stats:
@@ -209,9 +251,7 @@ class Pipeline:
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
-        self.segmentation_input: ModelInput | None = None
-        self.detector_input = ModelInput(self.gl, decode.INPUT_SIZE, decode.INPUT_SIZE, 2.0, -1.0)
-        self.landmark_inputs: list[ModelInput] = []  # one per tracked face: all read before any run
+        self.atlas: TensorAtlas | None = None
         self.mask_texture = webgl.Texture(self.gl)
         self.refined: list[webgl.Target] = []
 
@@ -222,7 +262,7 @@ class Pipeline:
         await self._video_size()
         self.canvas.width, self.canvas.height = self.width, 2 * self.height
         self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
-        self.segmentation_input = ModelInput(self.gl, seg_w, seg_h, 1.0, 0.0)
+        self.atlas = TensorAtlas(self.gl, (seg_w, seg_h))
         self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
         self.packed_pixels = webgl.CanvasReader(self.gl, self.width, 2 * self.height)
         # The first frame a peer decodes is the camera, not the blank canvas of a moment ago.
@@ -305,16 +345,23 @@ class Pipeline:
         timings: dict[str, float] = {}
         begin = clock()
         await self.frame_texture.upload(self.video)
-        segment = self.remove_background and self.segmenter is not None and self.segmentation_input is not None
+        atlas = self.atlas
+        segment = self.remove_background and self.segmenter is not None
         track = self.overlay is not None and self.detector is not None and self.landmarker is not None
-        # Every read-back first, while the GPU queue holds only this frame's upload: a read
-        # queued behind the mask refinement would wait for that too (3x longer in SwiftShader).
-        segmentation_tensor = self._segmentation_tensor() if segment else None
-        crops = self._crop_tensors() if track else []
+        if segment:
+            to_source = [1 / atlas.segmentation.width, 0, 0, 0, 1 / atlas.segmentation.height, 0, 0, 0, 1]
+            atlas.segmentation.fill(self.tensor_programs, self.frame_texture, to_source)
+        crops = list(zip(self.tracker.faces, atlas.faces)) if track else []
+        for face, model_input in crops:
+            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+        # One read-back for every tensor, while the GPU queue holds only this frame's upload: a
+        # read queued behind the mask refinement would wait for that too.
+        if segment or crops:
+            atlas.read(0 if segment else atlas.segmentation.bottom, crops[-1][1].bottom if crops else atlas.segmentation.bottom)
         timings["preprocess"] = clock() - begin
-        if segmentation_tensor is not None:
+        if segment:
             started = clock()
-            (mask,) = await self.segmenter.run(segmentation_tensor, self.segmentation_input.shape)
+            (mask,) = await self.segmenter.run(atlas.segmentation.tensor, atlas.segmentation.shape)
             timings["segmentation"] = clock() - started
         faces: list[Face] = []
         if track:
@@ -322,10 +369,10 @@ class Pipeline:
             faces = await self._track_faces(crops)
             timings["face"] = clock() - started
         started = clock()
-        if segmentation_tensor is not None:
-            self.mask_texture.upload_floats(mask, self.segmentation_input.width, self.segmentation_input.height)
+        if segment:
+            self.mask_texture.upload_floats(mask, atlas.segmentation.width, atlas.segmentation.height)
             self._refine()
-        self._pack(segmentation_tensor is not None)
+        self._pack(segment)
         timings["pack"] = clock() - started
         if faces and self.overlay is not None and self.overlay.name in self.art:
             started = clock()
@@ -335,24 +382,6 @@ class Pipeline:
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
-
-    def _segmentation_tensor(self) -> Any:
-        model_input = self.segmentation_input
-        to_source = [1 / model_input.width, 0, 0, 0, 1 / model_input.height, 0, 0, 0, 1]
-        return model_input.fill(self.tensor_programs, self.frame_texture, to_source)
-
-    def _crop_tensors(self) -> list[tuple[Face, ModelInput]]:
-        crops = []
-        for index, face in enumerate(self.tracker.faces):
-            model_input = self._landmark_input(index)
-            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
-            crops.append((face, model_input))
-        return crops
-
-    def _landmark_input(self, index: int) -> ModelInput:
-        while len(self.landmark_inputs) <= index:
-            self.landmark_inputs.append(ModelInput(self.gl, LANDMARK_SIZE, LANDMARK_SIZE, 1.0, 0.0))
-        return self.landmark_inputs[index]
 
     def _refine(self) -> None:
         previous, target = self.refined
@@ -374,18 +403,20 @@ class Pipeline:
             ox, oy = (side - self.width) / 2, (side - self.height) / 2
             k = side / decode.INPUT_SIZE
             to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
-            tensor = self.detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
-            outputs = await self.detector.run(tensor, self.detector_input.shape)
+            detector_input = self.atlas.detector
+            detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
+            outputs = await self.detector.run(detector_input.read(), detector_input.shape)
             regressors, scores = sorted(outputs, key=lambda array: -array.length)
             found = tracker.detected(decode.detect(regressors.to_py(), scores.to_py(), self.width, self.height))
+            model_input = self.atlas.faces[len(crops)]  # detection runs only below MAX_FACES
             for face in found:
-                model_input = self._landmark_input(len(crops))
                 model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+                model_input.read()
                 await self._landmarks(face, model_input)
         return [face for face in tracker.faces if face.landmarks]
 
     async def _landmarks(self, face: Face, model_input: ModelInput) -> None:
-        outputs = await self.landmarker.run(model_input.data, model_input.shape)
+        outputs = await self.landmarker.run(model_input.tensor, model_input.shape)
         points, score = sorted(outputs, key=lambda array: -array.length)
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
 

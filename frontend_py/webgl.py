@@ -274,13 +274,6 @@ class Target:
         self.gl.bindFramebuffer(self.gl.FRAMEBUFFER, self.framebuffer)
         self.gl.viewport(0, 0, self.width, self.height)
 
-    def read_floats(self, into: Any) -> Any:
-        """Read the whole float target into a JS Float32Array of width*height*4 values."""
-        gl = self.gl
-        self.bind()
-        gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.FLOAT, into)
-        return into
-
 
 class CanvasReader:
     """A context's canvas read back without stalling the page: `read()` after drawing a frame
@@ -309,7 +302,7 @@ class CanvasReader:
         gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.UNSIGNED_BYTE, 0)
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
         self.fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
-        gl.flush()
+        gl.flush()  # else the browser may find the buffer written again before it saw the fence
 
     def take(self) -> Any:
         """The last frame read, bottom row first, if the GPU has finished it; else None."""
