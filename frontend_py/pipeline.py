@@ -19,7 +19,7 @@ import js
 from pyodide.ffi import create_proxy
 
 from frontend_py import webgl
-from frontend_py.dom import h, spawn
+from frontend_py.dom import h, js_object, spawn
 from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker, mean_point
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
@@ -120,7 +120,7 @@ uniform float half_index; // 0: the colour half, 1: the alpha half
 void main() {
   uv = corner;
   vec2 p = (to_frame * vec3(corner, 1.0)).xy;
-  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, 1.0 - (p.y + half_index * frame.y) / frame.y, 0.0, 1.0);
+  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, (p.y + half_index * frame.y) / frame.y - 1.0, 0.0, 1.0);
 }
 """
 
@@ -225,8 +225,11 @@ class Pipeline:
         self.on_notice = on_notice
         self.video = h("video", {"class": "source-video", "muted": True, "playsInline": True, "autoplay": True})
         self.video.srcObject = camera
-        self.canvas = h("canvas", {"class": "packed-canvas"})
-        self.gl = webgl.context(self.canvas, alpha=False)
+        # The GPU work happens in a context of its own canvas, never shown nor captured; the
+        # packed frames are read back into `output`, a canvas in memory that is captured.
+        self.gl = webgl.context(h("canvas"), alpha=False)
+        self.output = h("canvas")
+        self.output_context = self.output.getContext("2d", js_object({"alpha": False, "willReadFrequently": True}))
         self.quad = webgl.unit_quad(self.gl)
         self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
         # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
@@ -247,7 +250,8 @@ class Pipeline:
         self.tracker = Tracker()
         self.stats = Stats()
         self.running = False
-        self.packed_pixels: webgl.CanvasReader | None = None  # each packed frame, for our stage
+        self.packed: webgl.PixelReader | None = None
+        self.on_packed: Callable[[Any], None] = lambda pixels: None  # each packed frame's RGBA bytes
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
@@ -260,16 +264,19 @@ class Pipeline:
         to send: the packed video track plus the camera's own audio."""
         js.document.body.append(self.video)
         await self._video_size()
-        self.canvas.width, self.canvas.height = self.width, 2 * self.height
+        self.output.width, self.output.height = self.width, 2 * self.height
         self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
         self.atlas = TensorAtlas(self.gl, (seg_w, seg_h))
         self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
-        self.packed_pixels = webgl.CanvasReader(self.gl, self.width, 2 * self.height)
+        self.packed = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
+        data = self.packed.data
+        self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), self.width, 2 * self.height)
         # The first frame a peer decodes is the camera, not the blank canvas of a moment ago.
         await self.frame_texture.upload(self.video)
         self._pack(False)
-        self.packed_pixels.read()
-        stream = self.canvas.captureStream()
+        self.packed.read()
+        await self._send_packed()
+        stream = self.output.captureStream()
         for track in self.camera.getAudioTracks():
             stream.addTrack(track)
         self.running = True
@@ -378,7 +385,9 @@ class Pipeline:
             started = clock()
             self._draw_overlays(self.overlay, faces)
             timings["overlays"] = clock() - started
-        self.packed_pixels.read()
+        if not self.packed.busy:  # else the GPU is behind: this frame is not sent
+            self.packed.read()
+            spawn(self._send_packed())
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
@@ -421,12 +430,17 @@ class Pipeline:
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
 
     def _pack(self, cutout: bool) -> None:
-        gl = self.gl
-        webgl.bind_canvas(gl, self.width, 2 * self.height)
+        self.packed.target.bind()
         frame = self.frame_texture.bind(0, 2, 3)
         self.refined[1].texture.bind(1)
-        self.pack_programs[self.frame_texture.planar].use(camera=0, matte=1, cutout=cutout, to_canvas=True, **frame)
-        webgl.draw_quad(gl)
+        self.pack_programs[self.frame_texture.planar].use(camera=0, matte=1, cutout=cutout, to_canvas=False, **frame)
+        webgl.draw_quad(self.gl)
+
+    async def _send_packed(self) -> None:
+        """Once the GPU has it: the packed frame into the captured canvas, and to our stage."""
+        pixels = await self.packed.pixels()
+        self.output_context.putImageData(self.output_image, 0, 0)
+        self.on_packed(pixels)
 
     def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:
         gl = self.gl

@@ -142,7 +142,7 @@ class Room:
         own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
         own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
         if self.pipeline is not None:
-            self.stage.add_read_person(own_id, self.pipeline.packed_pixels)
+            self.pipeline.on_packed = self.stage.add_own_person(own_id, self.pipeline.packed.width, self.pipeline.packed.height)
         if self.stream is None:
             own.status.hidden = False
             set_text(own.status, "preview.off")

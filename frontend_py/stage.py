@@ -73,35 +73,25 @@ def resolution_scale(gl: Any) -> float:
 @dataclass
 class Person:
     """A person's packed frames: a <video> of their stream, uploaded as each frame arrives, or
-    for ourselves the pipeline's canvas read back (no decode, and no canvas-to-canvas copy:
-    see webgl.CanvasReader)."""
+    for ourselves the pipeline's frames as bytes (no decode, and no canvas-to-canvas copy)."""
 
-    source: Any
-    texture: Any  # webgl.VideoTexture for a video, webgl.Texture for our own read-back frames
+    source: Any  # their <video>; None for ourselves
+    texture: Any  # webgl.VideoTexture for a video, webgl.Texture for our own frames
+    own_size: tuple[int, int] = (0, 0)
     uploading: bool = False
     pending: Any = None
 
     @property
     def size(self) -> tuple[int, int]:
         """Width and height of the packed frame (twice the picture's height)."""
-        if isinstance(self.source, webgl.CanvasReader):
-            return self.source.width, self.source.height
+        if self.source is None:
+            return self.own_size
         return int(self.source.videoWidth), int(self.source.videoHeight)
 
     @property
     def aspect(self) -> float:
         width, packed_height = self.size
         return width / (packed_height // 2) if width and packed_height >= 2 else DEFAULT_PERSON_ASPECT
-
-    def take(self) -> bool:
-        """Our own: upload the frame read back last, if there is one and the GPU is done."""
-        if not isinstance(self.source, webgl.CanvasReader):
-            return False
-        pixels = self.source.take()
-        if pixels is None:
-            return False
-        self.texture.upload_pixels(pixels, *self.size)
-        return True
 
     @property
     def planar(self) -> bool:
@@ -199,9 +189,15 @@ class Stage:
         proxy = create_proxy(on_frame)
         person.pending = video.requestVideoFrameCallback(proxy)
 
-    def add_read_person(self, peer: str, reader: webgl.CanvasReader) -> None:
-        """Draw `peer` from a packed canvas read back: each frame is taken once the GPU has it."""
-        self.people[peer] = Person(reader, webgl.Texture(self.gl))
+    def add_own_person(self, peer: str, width: int, height: int) -> Callable[[Any], None]:
+        """Draw `peer` from packed frames given as RGBA bytes (top row first) to the returned function."""
+        person = self.people[peer] = Person(None, webgl.Texture(self.gl), own_size=(width, height))
+
+        def frame(pixels: Any) -> None:
+            person.texture.upload_pixels(pixels, width, height)
+            self.dirty = True
+
+        return frame
 
     def remove_person(self, peer: str) -> None:
         person = self.people.pop(peer, None)
@@ -256,9 +252,6 @@ class Stage:
             self.dirty = True
 
     def _animation_frame(self, now: float) -> None:
-        for person in self.people.values():
-            if person.take():
-                self.dirty = True
         if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2:
             self.last_draw = now
             self.dirty = False

@@ -7,6 +7,7 @@ the top. Only drawing to the canvas itself flips, because the canvas' row 0 is i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import js
@@ -157,13 +158,11 @@ class Texture:
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source)
 
     def upload_pixels(self, data: Any, width: int, height: int) -> None:
-        """RGBA bytes as `readPixels` gives them (bottom row first), turned top row first."""
+        """RGBA bytes, top row first (a PixelReader's)."""
         gl = self.gl
         self.bind()
         self.width, self.height = width, height
-        gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, True)
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, data)
-        gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, False)
 
     def upload_floats(self, data: Any, width: int, height: int) -> None:
         """One float channel (a model's output array, still a JS typed array) as R16F."""
@@ -275,46 +274,52 @@ class Target:
         self.gl.viewport(0, 0, self.width, self.height)
 
 
-class CanvasReader:
-    """A context's canvas read back without stalling the page: `read()` after drawing a frame
-    queues its pixels into a pixel buffer; `take()`, once the GPU is done, gives them.
+class PixelReader:
+    """A render target read back without stalling the page: `read()` after drawing queues the
+    target's pixels into a pixel buffer; `pixels()` gives them once the GPU is done, top row
+    first (the target's row 0 is the picture's top).
 
-    Copying a WebGL canvas into another context with texImage2D costs as much as drawing it
-    again on a software GPU (SwiftShader: ~14 ms for 640x960); this costs ~2 ms there."""
+    A synchronous read (readPixels into memory, or a captured WebGL canvas, which the browser
+    reads back when it changes) waits for everything queued on the GPU: 30-60 ms at a time
+    on a software GPU shared by a page's contexts. Polling a fence instead costs ~2 ms."""
 
-    def __init__(self, gl: Any, width: int, height: int) -> None:
-        self.gl, self.width, self.height = gl, width, height
+    POLL_S = 0.003
+
+    def __init__(self, target: Target) -> None:
+        gl = self.gl = target.gl
+        self.target, self.width, self.height = target, target.width, target.height
         self.buffer = gl.createBuffer()
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
-        gl.bufferData(gl.PIXEL_PACK_BUFFER, width * height * 4, gl.STREAM_READ)
+        gl.bufferData(gl.PIXEL_PACK_BUFFER, self.width * self.height * 4, gl.STREAM_READ)
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
-        self.pixels = js.Uint8Array.new(width * height * 4)
+        self.data = js.Uint8Array.new(self.width * self.height * 4)
         self.fence: Any = None
 
+    @property
+    def busy(self) -> bool:
+        """A read is in flight: a new one would make the browser throw its fast path away."""
+        return self.fence is not None
+
     def read(self) -> None:
-        """Queue this frame, unless the last one is not taken yet: writing over a read-back
-        in flight would make the browser throw its fast path for it away."""
         gl = self.gl
-        if self.fence is not None:
-            return
-        bind_canvas(gl, self.width, self.height)
+        self.target.bind()
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
         gl.readPixels(0, 0, self.width, self.height, gl.RGBA, gl.UNSIGNED_BYTE, 0)
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
         self.fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
-        gl.flush()  # else the browser may find the buffer written again before it saw the fence
+        gl.flush()  # else the fence only reaches the GPU with the next frame's work
 
-    def take(self) -> Any:
-        """The last frame read, bottom row first, if the GPU has finished it; else None."""
+    async def pixels(self) -> Any:
+        """The frame `read()` queued, as RGBA bytes (the same array each time)."""
         gl = self.gl
-        if self.fence is None or gl.clientWaitSync(self.fence, 0, 0) == gl.TIMEOUT_EXPIRED:
-            return None
+        while gl.clientWaitSync(self.fence, 0, 0) == gl.TIMEOUT_EXPIRED:
+            await asyncio.sleep(self.POLL_S)
         gl.deleteSync(self.fence)
         self.fence = None
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, self.buffer)
-        gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, self.pixels)
+        gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, self.data)
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, None)
-        return self.pixels
+        return self.data
 
 
 def bind_canvas(gl: Any, width: int, height: int) -> None:
