@@ -207,7 +207,8 @@ class Stats:
         self.count += 1
 
     def percentile(self, stage: str, share: float) -> float:
-        values = sorted(frame.get(stage, 0.0) for frame in self.frames)
+        """Over the frames where the stage ran."""
+        values = sorted(frame[stage] for frame in self.frames if stage in frame)
         return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
 
     def fps(self) -> float:
@@ -275,7 +276,7 @@ class Pipeline:
         await self.frame_texture.upload(self.video)
         self._pack(False)
         self.packed.read()
-        await self._send_packed()
+        await self._send_packed({})
         stream = self.output.captureStream()
         for track in self.camera.getAudioTracks():
             stream.addTrack(track)
@@ -387,7 +388,7 @@ class Pipeline:
             timings["overlays"] = clock() - started
         if not self.packed.busy:  # else the GPU is behind: this frame is not sent
             self.packed.read()
-            spawn(self._send_packed())
+            spawn(self._send_packed(timings))
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
@@ -436,10 +437,13 @@ class Pipeline:
         self.pack_programs[self.frame_texture.planar].use(camera=0, matte=1, cutout=cutout, to_canvas=False, **frame)
         webgl.draw_quad(self.gl)
 
-    async def _send_packed(self) -> None:
-        """Once the GPU has it: the packed frame into the captured canvas, and to our stage."""
+    async def _send_packed(self, timings: dict[str, float]) -> None:
+        """Once the GPU has it: the packed frame into the captured canvas, and to our stage.
+        `send` in the frame's timings is how long that took after the frame's `total`."""
+        started = js.performance.now()
         pixels = await self.packed.pixels()
         self.output_context.putImageData(self.output_image, 0, 0)
+        timings["send"] = js.performance.now() - started
         self.on_packed(pixels)
 
     def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:
@@ -480,7 +484,7 @@ class Pipeline:
             "faces": len(self.tracker.faces),
             "stages": {
                 stage: [round(self.stats.percentile(stage, 0.5), 2), round(self.stats.percentile(stage, 0.95), 2)]
-                for stage in (*STAGES, "total")
+                for stage in (*STAGES, "total", "send")
             },
             "samples": list(self.stats.frames),
         }
