@@ -93,22 +93,27 @@ void main() {
 }
 """
 
-PACK_FRAGMENT = f"""#version 300 es
+# The packed frame's halves are drawn apart: one program per half, so a software GPU does not
+# run both sides of a branch for every pixel.
+COLOUR_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D camera;
-uniform sampler2D matte;
-uniform bool cutout;
 out vec4 colour;
 {webgl.RGB_AT_GLSL}
 void main() {{
-  if (uv.y < 0.5) {{
-    colour = vec4(rgb_at(camera, vec2(uv.x, uv.y * 2.0)), 1.0);
-  }} else {{
-    float alpha = cutout ? smoothstep(0.3, 0.7, texture(matte, vec2(uv.x, uv.y * 2.0 - 1.0)).r) : 1.0;
-    colour = vec4(vec3(alpha), 1.0);
-  }}
+  colour = vec4(rgb_at(camera, uv), 1.0);
 }}
+"""
+
+ALPHA_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D matte;
+out vec4 colour;
+void main() {
+  colour = vec4(vec3(smoothstep(0.3, 0.7, texture(matte, uv).r)), 1.0);
+}
 """
 
 OVERLAY_VERTEX = """#version 300 es
@@ -236,7 +241,8 @@ class Pipeline:
         # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
         self.tensor_programs = {planar: webgl.Program(self.gl, TENSOR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
-        self.pack_programs = {planar: webgl.Program(self.gl, PACK_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
+        self.colour_programs = {planar: webgl.Program(self.gl, COLOUR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
+        self.alpha_program = webgl.Program(self.gl, ALPHA_FRAGMENT)
         self.overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
         self.width = self.height = 0
         self.provider: Provider | None = None
@@ -431,11 +437,25 @@ class Pipeline:
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
 
     def _pack(self, cutout: bool) -> None:
+        """Colour in the top half; alpha as grey in the bottom half (white without a mask)."""
+        gl = self.gl
         self.packed.target.bind()
-        frame = self.frame_texture.bind(0, 2, 3)
-        self.refined[1].texture.bind(1)
-        self.pack_programs[self.frame_texture.planar].use(camera=0, matte=1, cutout=cutout, to_canvas=False, **frame)
-        webgl.draw_quad(self.gl)
+        gl.viewport(0, 0, self.width, self.height)
+        frame = self.frame_texture.bind(0, 1, 2)
+        self.colour_programs[self.frame_texture.planar].use(camera=0, to_canvas=False, **frame)
+        webgl.draw_quad(gl)
+        gl.viewport(0, self.height, self.width, self.height)
+        if cutout:
+            self.refined[1].texture.bind(0)
+            self.alpha_program.use(matte=0, to_canvas=False)
+            webgl.draw_quad(gl)
+        else:
+            gl.enable(gl.SCISSOR_TEST)
+            gl.scissor(0, self.height, self.width, self.height)
+            gl.clearColor(1, 1, 1, 1)
+            gl.clear(gl.COLOR_BUFFER_BIT)
+            gl.disable(gl.SCISSOR_TEST)
+        gl.viewport(0, 0, self.width, 2 * self.height)
 
     async def _send_packed(self, timings: dict[str, float]) -> None:
         """Once the GPU has it: the packed frame into the captured canvas, and to our stage.
