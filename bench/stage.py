@@ -2,9 +2,11 @@
 
 Two people in a booth (background removal off, so the measure is the stage alone) and four
 stickers make 6 layers.
-Propagation: one participant nudges a sticker with the arrow keys; each op's send time on that
-page is matched (by Lamport clock) with the time the other page applied it, both on the
-browser's own clock; both pages render as the app does.
+Propagation: once the stickers have been drawn (--settle seconds), one participant nudges a
+sticker with the arrow keys, back and forth so it never stops at the stage's edge; each op's
+send time on that page is matched (by Lamport clock) with the time the other page applied it,
+both on the browser's own clock; both pages render as the app does. With 200 ops, p99 is the
+third-worst op rather than the worst.
 Render time: then a participant with `?sync-timing=1&stage-scale=1` takes the first one's
 place: its stage renders at 1280x720 (the app halves it on a software GPU such as SwiftShader,
 which headless Chromium uses here) and reads one pixel back after each draw, so each figure
