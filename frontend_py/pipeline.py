@@ -270,7 +270,7 @@ class Pipeline:
         """Start drawing packed frames at once; the models load behind. Returns the stream
         to send: the packed video track plus the camera's own audio."""
         js.document.body.append(self.video)
-        await self._video_size()
+        await self._first_frame()
         self.output.width, self.output.height = self.width, 2 * self.height
         self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
         self.atlas = TensorAtlas(self.gl, (seg_w, seg_h))
@@ -300,8 +300,8 @@ class Pipeline:
         if self.overlay is not None and name not in self.art:
             spawn(self._load_art(self.overlay))
 
-    async def _video_size(self) -> None:
-        while not self.video.videoWidth:
+    async def _first_frame(self) -> None:
+        while not self.video.videoWidth or int(self.video.readyState) < webgl.HAVE_CURRENT_DATA:
             await asyncio.sleep(0.02)
         self.width, self.height = int(self.video.videoWidth), int(self.video.videoHeight)
 

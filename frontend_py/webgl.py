@@ -31,6 +31,7 @@ void main() {
 # Software GPUs rasterise on the CPU cores the camera pipeline and the call need too.
 SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "software")
 UNMASKED_RENDERER = 0x9246  # WEBGL_debug_renderer_info
+HAVE_CURRENT_DATA = 2  # HTMLMediaElement.readyState: a frame can be taken
 
 # A picture sampled as RGB, or, in a program built with the PLANAR define, as the Y, U and V
 # planes of a video frame (VideoTexture). Include in a fragment shader, then call
@@ -188,13 +189,13 @@ class VideoTexture:
         self.may_be_planar = planar
         self.planar = False  # what the last frame was
         self.picture, self.plane_u, self.plane_v = Texture(gl), Texture(gl), Texture(gl)
-        self.width = self.height = 0
         self.buffer: Any = None
         self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
 
     async def upload(self, video: Any) -> None:
+        """Take the video's current frame; nothing while it has none (a new or stalled video)."""
         width, height = int(video.videoWidth), int(video.videoHeight)
-        if not width:
+        if not width or int(video.readyState) < HAVE_CURRENT_DATA:
             return
         if not self.may_be_planar:
             self._upload_rgb(video, width, height)
@@ -216,13 +217,13 @@ class VideoTexture:
                 self._upload_plane(texture, plane, w, h)
             space = frame.colorSpace
             self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
-            self.planar, self.width, self.height = True, width, height
+            self.planar = True
         finally:
             frame.close()
 
     def _upload_rgb(self, video: Any, width: int, height: int) -> None:
         self.picture.upload(video, width, height)
-        self.planar, self.width, self.height = False, width, height
+        self.planar = False
 
     def _upload_plane(self, texture: Texture, plane: Any, width: int, height: int) -> None:
         gl = self.gl
