@@ -122,7 +122,10 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     assert "wasm" in ana.inner_text("#diagnostics-provider")
     report = ana.evaluate(DIAGNOSTICS)
     assert report["stages"]["segmentation"][0] > 0 and report["stages"]["pack"][0] > 0
-    assert ana.inner_text("#diagnostics tr[data-stage='segmentation'] td") not in ("", "–")
+    # Frames reach the sent track through the GPU read-back, and that wait is shown too.
+    assert report["stages"]["send"][0] > 0
+    for stage in ("segmentation", "send"):
+        assert ana.inner_text(f"#diagnostics tr[data-stage='{stage}'] td") not in ("", "–")
 
     # Switching removal off sends the whole picture; on again, the cut-out comes back.
     ana.uncheck("#background-removal")
