@@ -25,7 +25,7 @@ class DiagnosticsPanel:
         self.provider = h("dd", {"id": "diagnostics-provider"})
         self.fps = h("dd", {"id": "diagnostics-fps"})
         self.faces = h("dd", {"id": "diagnostics-faces"})
-        self.rows = {stage: (h("td", {}), h("td", {})) for stage in (*STAGES, "total", "send")}
+        self.rows = {stage: (h("td", {}), h("td", {})) for stage in STAGES}
         table = h(
             "table",
             {"class": "diagnostics-stages"},

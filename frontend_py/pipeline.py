@@ -33,7 +33,8 @@ SEGMENTATION_SQUARE = ("selfie_segmentation", 256, 256)
 ATLAS_WIDTH = 192  # texels: every model's input tensor fills whole rows of it (TensorAtlas)
 DETECTOR = "face_detection_full_range"
 LANDMARKS = {"wasm": "face_landmark", "webgpu": "face_landmark_webgpu"}  # WebGPU has no PRelu
-STAGES = ("preprocess", "segmentation", "face", "overlays", "pack")
+# What the diagnostics report: the stages, the whole frame, and the wait until it is sent.
+STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
 
@@ -224,7 +225,7 @@ class Stats:
 
 
 class Pipeline:
-    """Owns the camera's video element, the packed canvas and its captured track."""
+    """Owns the camera's video element, the packed frames and the captured canvas they are sent from."""
 
     def __init__(self, camera: Any, on_notice: Callable[[str], None]) -> None:
         self.camera = camera
@@ -258,6 +259,7 @@ class Pipeline:
         self.stats = Stats()
         self.running = False
         self.packed: webgl.PixelReader | None = None
+        self.output_image: Any = None  # an ImageData over `packed`'s bytes, put into `output`
         self.on_packed: Callable[[Any], None] = lambda pixels: None  # each packed frame's RGBA bytes
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
@@ -370,8 +372,10 @@ class Pipeline:
             model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
         # One read-back for every tensor, while the GPU queue holds only this frame's upload: a
         # read queued behind the mask refinement would wait for that too.
-        if segment or crops:
-            atlas.read(0 if segment else atlas.segmentation.bottom, crops[-1][1].bottom if crops else atlas.segmentation.bottom)
+        top = 0 if segment else atlas.segmentation.bottom
+        bottom = crops[-1][1].bottom if crops else atlas.segmentation.bottom
+        if bottom > top:
+            atlas.read(top, bottom)
         timings["preprocess"] = clock() - begin
         if segment:
             started = clock()
@@ -504,7 +508,7 @@ class Pipeline:
             "faces": len(self.tracker.faces),
             "stages": {
                 stage: [round(self.stats.percentile(stage, 0.5), 2), round(self.stats.percentile(stage, 0.95), 2)]
-                for stage in (*STAGES, "total", "send")
+                for stage in STAGES
             },
             "samples": list(self.stats.frames),
         }
