@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from frontend_py.framesampling import Affine
 from models.decode import Detection
 
 LANDMARK_SIZE = 192
@@ -48,6 +49,13 @@ class Crop:
         half = LANDMARK_SIZE / 2
         ox, oy = self.cx, self.cy
         return [(ox + c * (x - half) - s * (y - half), oy + s * (x - half) + c * (y - half)) for x, y in zip(xs, ys)]
+
+    def affine(self) -> Affine:
+        """Landmark-input pixels -> frame pixels, for a model that samples the frame itself."""
+        k = self.size / LANDMARK_SIZE
+        c, s = math.cos(self.angle) * k, math.sin(self.angle) * k
+        half = LANDMARK_SIZE / 2
+        return Affine(c, -s, self.cx - (c - s) * half, s, c, self.cy - (s + c) * half)
 
     def uv_matrix(self, width: int, height: int) -> list[float]:
         """Column-major 3x3 from landmark-input pixels to frame uv, for the tensor shader."""

@@ -76,16 +76,17 @@ class Runtime:
 
 
 class Session:
-    """A model with one float32 input; `run` returns its outputs' typed arrays in order."""
+    """A model; `run` takes its inputs in order, each as (typed array, shape, dtype), and returns
+    its outputs' typed arrays in order."""
 
     def __init__(self, ort: Any, session: Any) -> None:
         self.ort, self.session = ort, session
-        self.input_name = str(session.inputNames[0])
+        self.input_names = [str(name) for name in session.inputNames]
         self.output_names = [str(name) for name in session.outputNames]
 
-    async def run(self, data: Any, shape: list[int]) -> list[Any]:
-        tensor = self.ort.Tensor.new("float32", data, to_js(shape))
+    async def run(self, *inputs: tuple[Any, list[int], str]) -> list[Any]:
         feeds = js.Object.new()
-        setattr(feeds, self.input_name, tensor)
+        for name, (data, shape, dtype) in zip(self.input_names, inputs, strict=True):
+            setattr(feeds, name, self.ort.Tensor.new(dtype, data, to_js(shape)))
         results = await self.session.run(feeds)
         return [js.Reflect.get(results, name).data for name in self.output_names]

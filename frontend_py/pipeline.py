@@ -1,11 +1,18 @@
 """The sender pipeline: camera -> segmentation and face tracking -> packed colour+alpha track.
 
-Per camera frame, all on one WebGL2 canvas: the frame is resampled on the GPU into each
-model's input tensor (read back as a Float32Array, handed to onnxruntime-web as it is), the
-person mask is refined in a shader (temporal smoothing, feathered edges), overlays are drawn
-in face space, and the packed frame goes out: colour in the top half, alpha as grey in the
-bottom half (docs/media.md). Frames never cross into Python; only a face's few dozen numbers
-do. Every model is optional: without one, the call goes on and the person is told.
+Per camera frame: the models get their input, the person mask is refined in a shader
+(temporal smoothing, feathered edges), overlays are drawn in face space, and the packed frame
+goes out: colour in the top half, alpha as grey in the bottom half (docs/media.md). The GPU
+work happens on one WebGL2 canvas. How the models get their input depends on the provider:
+
+- wasm: the frame is copied out once as RGBA bytes and every model takes it as it is; the
+  models resize it or sample their crop out of it in their own graph (the `_frame` models,
+  models/recipe.py). Nothing waits for the GPU before inference.
+- WebGPU: the frame is resampled on the GPU into each model's input tensor (a band of the
+  TensorAtlas, read back as a Float32Array and handed to onnxruntime-web as it is).
+
+Frames never cross into Python; only a face's few dozen numbers do. Every model is optional:
+without one, the call goes on and the person is told.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from collections import deque
 from typing import Any, Callable
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 from frontend_py import webgl
 from frontend_py.dom import h, js_object, spawn
 from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker, mean_point
+from frontend_py.framesampling import Affine, sampling
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
 from models import decode
@@ -32,7 +40,7 @@ SEGMENTATION_WIDE = ("selfie_segmentation_landscape", 256, 144)
 SEGMENTATION_SQUARE = ("selfie_segmentation", 256, 256)
 ATLAS_WIDTH = 192  # texels: every model's input tensor fills whole rows of it (TensorAtlas)
 DETECTOR = "face_detection_full_range"
-LANDMARKS = {"wasm": "face_landmark", "webgpu": "face_landmark_webgpu"}  # WebGPU has no PRelu
+LANDMARKS = "face_landmark"
 # What the diagnostics report: the stages, the whole frame, and the wait until it is sent.
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
@@ -147,10 +155,21 @@ def segmentation_model(width: int, height: int) -> tuple[str, int, int]:
     return SEGMENTATION_WIDE if width >= 1.5 * height else SEGMENTATION_SQUARE
 
 
+def model_file(model: str, provider: str) -> str:
+    """The build of a model a provider runs (models/README.md). wasm: the one that takes camera
+    frames, since its input is in the page's memory anyway, and waiting for the GPU to resample
+    it and read it back costs ~5 ms on a software GPU, behind whatever else the page draws.
+    WebGPU: the one taking a float tensor, and for landmarks the one without PRelu."""
+    if provider == "wasm":
+        return model + "_frame"
+    return model + "_webgpu" if model == LANDMARKS else model
+
+
 class TensorAtlas:
     """One RGBA32F target holding the models' input tensors in bands of rows: the segmentation
-    model's, one per tracked face, and the detector's. One readPixels brings back all that a
-    frame needs; each read-back waits for the GPU, so one wait instead of one per model."""
+    model's, one per tracked face, and the detector's (the WebGPU provider's models). One
+    readPixels brings back all that a frame needs; each read-back waits for the GPU, so one
+    wait instead of one per model."""
 
     def __init__(self, gl: Any, segmentation: tuple[int, int]) -> None:
         self.gl = gl
@@ -182,9 +201,10 @@ class ModelInput:
         self.bottom = top + rows
         self.shape = [1, height, width, 3]
 
-    @property
-    def tensor(self) -> Any:
-        return self.atlas.data.subarray(self.top * ATLAS_WIDTH * 4, self.bottom * ATLAS_WIDTH * 4)
+    def tensor(self) -> tuple[Any, list[int], str]:
+        """The band as a model input (once read back)."""
+        data = self.atlas.data.subarray(self.top * ATLAS_WIDTH * 4, self.bottom * ATLAS_WIDTH * 4)
+        return data, self.shape, "float32"
 
     def fill(self, programs: dict[bool, webgl.Program], source: webgl.VideoTexture, to_source: list[float]) -> None:
         gl = self.atlas.gl
@@ -196,9 +216,8 @@ class ModelInput:
         )
         webgl.draw_quad(gl)
 
-    def read(self) -> Any:
+    def read(self) -> None:
         self.atlas.read(self.top, self.bottom)
-        return self.tensor
 
 
 class Stats:
@@ -264,6 +283,7 @@ class Pipeline:
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
+        self.models_take_frames = False  # wasm: the models take the frame's RGBA bytes
         self.atlas: TensorAtlas | None = None
         self.mask_texture = webgl.Texture(self.gl)
         self.refined: list[webgl.Target] = []
@@ -313,21 +333,23 @@ class Pipeline:
             self.runtime = await Runtime.load(self.provider)
         except Exception as exc:
             js.console.error(f"onnxruntime-web: {exc}")
-            self.models_failed = [self.segmentation, DETECTOR, LANDMARKS["wasm"]]
+            self.models_failed = [self.segmentation, DETECTOR, LANDMARKS]
             self.on_notice("ai.unavailable")
             return
         # All sessions exist before the first one runs: the WebGPU provider refuses to create a
         # session while another one is running or being created.
         sessions: dict[str, Session] = {}
-        for name in (self.segmentation, DETECTOR, LANDMARKS[self.provider.name]):
+        for name in (self.segmentation, DETECTOR, LANDMARKS):
+            file = model_file(name, self.provider.name)
             try:
-                sessions[name] = await self.runtime.session(name)
+                sessions[name] = await self.runtime.session(file)
             except Exception as exc:
-                js.console.error(f"model {name}: {exc}")
+                js.console.error(f"model {file}: {exc}")
                 self.models_failed.append(name)
+        self.models_take_frames = self.provider.name == "wasm"
         self.segmenter = sessions.get(self.segmentation)
         self.detector = sessions.get(DETECTOR)
-        self.landmarker = sessions.get(LANDMARKS[self.provider.name])
+        self.landmarker = sessions.get(LANDMARKS)
         if self.segmentation in self.models_failed:
             self.on_notice("ai.no_segmentation")
         elif self.models_failed:
@@ -360,31 +382,27 @@ class Pipeline:
         clock = js.performance.now
         timings: dict[str, float] = {}
         begin = clock()
-        await self.frame_texture.upload(self.video)
         atlas = self.atlas
         segment = self.remove_background and self.segmenter is not None
         track = self.overlay is not None and self.detector is not None and self.landmarker is not None
-        if segment:
-            to_source = [1 / atlas.segmentation.width, 0, 0, 0, 1 / atlas.segmentation.height, 0, 0, 0, 1]
-            atlas.segmentation.fill(self.tensor_programs, self.frame_texture, to_source)
+        from_bytes = self.models_take_frames and (segment or track)
+        if not await self.frame_texture.upload(self.video, keep_rgba=from_bytes):
+            return
         crops = list(zip(self.tracker.faces, atlas.faces)) if track else []
-        for face, model_input in crops:
-            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
-        # One read-back for every tensor, while the GPU queue holds only this frame's upload: a
-        # read queued behind the mask refinement would wait for that too.
-        top = 0 if segment else atlas.segmentation.bottom
-        bottom = crops[-1][1].bottom if crops else atlas.segmentation.bottom
-        if bottom > top:
-            atlas.read(top, bottom)
+        if not from_bytes:
+            self._fill_atlas(segment, crops)
         timings["preprocess"] = clock() - begin
         if segment:
             started = clock()
-            (mask,) = await self.segmenter.run(atlas.segmentation.tensor, atlas.segmentation.shape)
+            if from_bytes:
+                (mask,) = await self.segmenter.run(self._frame_bytes())
+            else:
+                (mask,) = await self.segmenter.run(atlas.segmentation.tensor())
             timings["segmentation"] = clock() - started
         faces: list[Face] = []
         if track:
             started = clock()
-            faces = await self._track_faces(crops)
+            faces = await self._track_faces(crops, from_bytes)
             timings["face"] = clock() - started
         started = clock()
         if segment:
@@ -403,6 +421,36 @@ class Pipeline:
         timings["at"] = begin
         self.stats.add(timings)
 
+    def _fill_atlas(self, segment: bool, crops: list[tuple[Face, ModelInput]]) -> None:
+        """Resample the frame into the models' tensors on the GPU and read them back."""
+        atlas = self.atlas
+        if segment:
+            to_source = [1 / atlas.segmentation.width, 0, 0, 0, 1 / atlas.segmentation.height, 0, 0, 0, 1]
+            atlas.segmentation.fill(self.tensor_programs, self.frame_texture, to_source)
+        for face, model_input in crops:
+            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+        # One read-back for every tensor, while the GPU queue holds only this frame's upload: a
+        # read queued behind the mask refinement would wait for that too.
+        top = 0 if segment else atlas.segmentation.bottom
+        bottom = crops[-1][1].bottom if crops else atlas.segmentation.bottom
+        if bottom > top:
+            atlas.read(top, bottom)
+
+    def _frame_bytes(self) -> tuple[Any, list[int], str]:
+        picture = self.frame_texture.picture
+        return self.frame_texture.rgba, [1, picture.height, picture.width, 4], "uint8"
+
+    def _frame_sampled(self, to_frame: Affine, size: int) -> list[tuple[Any, list[int], str]]:
+        """The inputs of a model that samples its size x size input out of the frame."""
+        picture = self.frame_texture.picture
+        feed = sampling(to_frame, size, size, picture.width, picture.height)
+        return [
+            self._frame_bytes(),
+            (js.Int32Array.new(to_js(feed.region_start)), [3], "int32"),
+            (js.Int32Array.new(to_js(feed.region_end)), [3], "int32"),
+            (js.Float32Array.new(to_js(feed.to_region)), [1, 2, 3], "float32"),
+        ]
+
     def _refine(self) -> None:
         previous, target = self.refined
         target.bind()
@@ -413,30 +461,39 @@ class Pipeline:
         webgl.draw_quad(self.gl)
         self.refined.reverse()
 
-    async def _track_faces(self, crops: list[tuple[Face, ModelInput]]) -> list[Face]:
+    async def _track_faces(self, crops: list[tuple[Face, ModelInput]], from_bytes: bool) -> list[Face]:
         tracker = self.tracker
         tracker.next_frame()
         for face, model_input in crops:
-            await self._landmarks(face, model_input)
+            await self._landmarks(face, None if from_bytes else model_input)
         if tracker.needs_detection():
             side = max(self.width, self.height)
             ox, oy = (side - self.width) / 2, (side - self.height) / 2
             k = side / decode.INPUT_SIZE
-            to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
-            detector_input = self.atlas.detector
-            detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
-            outputs = await self.detector.run(detector_input.read(), detector_input.shape)
+            if from_bytes:
+                outputs = await self.detector.run(*self._frame_sampled(Affine(k, 0, -ox, 0, k, -oy), decode.INPUT_SIZE))
+            else:
+                to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
+                detector_input = self.atlas.detector
+                detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
+                detector_input.read()
+                outputs = await self.detector.run(detector_input.tensor())
             regressors, scores = sorted(outputs, key=lambda array: -array.length)
             found = tracker.detected(decode.detect(regressors.to_py(), scores.to_py(), self.width, self.height))
             model_input = self.atlas.faces[len(crops)]  # detection runs only below MAX_FACES
             for face in found:
-                model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
-                model_input.read()
-                await self._landmarks(face, model_input)
+                if not from_bytes:
+                    model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+                    model_input.read()
+                await self._landmarks(face, None if from_bytes else model_input)
         return [face for face in tracker.faces if face.landmarks]
 
-    async def _landmarks(self, face: Face, model_input: ModelInput) -> None:
-        outputs = await self.landmarker.run(model_input.tensor, model_input.shape)
+    async def _landmarks(self, face: Face, model_input: ModelInput | None) -> None:
+        """On the tensor in the atlas band, or (None) sampled out of the frame's bytes."""
+        if model_input is None:
+            outputs = await self.landmarker.run(*self._frame_sampled(face.crop.affine(), LANDMARK_SIZE))
+        else:
+            outputs = await self.landmarker.run(model_input.tensor())
         points, score = sorted(outputs, key=lambda array: -array.length)
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
 

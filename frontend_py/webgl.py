@@ -182,7 +182,10 @@ class VideoTexture:
     With a hardware GPU the frame is copied as RGB on the GPU (texImage2D). A software GPU
     would convert it on the page's main thread (SwiftShader: ~4 ms per 640x480 frame, ~8 ms
     per packed 640x960 one), so there the frame's I420 planes are copied out (~0.4 ms,
-    asynchronously) and uploaded as they are (~0.8 ms); the shader converts."""
+    asynchronously) and uploaded as they are (~0.8 ms); the shader converts.
+
+    `upload(video, keep_rgba=True)` copies the frame out as RGBA bytes instead, kept in `rgba`
+    for work on the CPU (a model that takes frames), and uploads those."""
 
     def __init__(self, gl: Any, planar: bool) -> None:
         self.gl = gl
@@ -190,36 +193,54 @@ class VideoTexture:
         self.planar = False  # what the last frame was
         self.picture, self.plane_u, self.plane_v = Texture(gl), Texture(gl), Texture(gl)
         self.buffer: Any = None
+        self.rgba: Any = None  # the last frame's bytes, top row first, when kept
         self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
 
-    async def upload(self, video: Any) -> None:
-        """Take the video's current frame; nothing while it has none (a new or stalled video)."""
+    async def upload(self, video: Any, keep_rgba: bool = False) -> bool:
+        """Take the video's current frame; nothing while it has none (a new or stalled video).
+        True when a frame was taken."""
         width, height = int(video.videoWidth), int(video.videoHeight)
         if not width or int(video.readyState) < HAVE_CURRENT_DATA:
-            return
-        if not self.may_be_planar:
+            return False
+        if not self.may_be_planar and not keep_rgba:
             self._upload_rgb(video, width, height)
-            return
+            return True
         frame = js.VideoFrame.new(video)
         try:
-            if str(frame.format) != "I420":  # anything else (NV12, RGBX...) the usual way
+            if keep_rgba:
+                await self._upload_rgba(frame)
+            elif str(frame.format) == "I420":
+                await self._upload_planes(frame)
+            else:  # anything else (NV12, RGBX...) the usual way
                 self._upload_rgb(video, width, height)
-                return
-            size = int(frame.allocationSize())
-            if self.buffer is None or self.buffer.length < size:
-                self.buffer = js.Uint8Array.new(size)
-            layout = await frame.copyTo(self.buffer)
-            width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
-            chroma = ((width + 1) // 2, (height + 1) // 2)
-            for texture, plane, (w, h) in zip(
-                (self.picture, self.plane_u, self.plane_v), layout, ((width, height), chroma, chroma)
-            ):
-                self._upload_plane(texture, plane, w, h)
-            space = frame.colorSpace
-            self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
-            self.planar = True
         finally:
             frame.close()
+        return True
+
+    async def _upload_rgba(self, frame: Any) -> None:
+        options = js_object({"format": "RGBA"})
+        size = int(frame.allocationSize(options))
+        if self.rgba is None or self.rgba.length != size:
+            self.rgba = js.Uint8Array.new(size)
+        await frame.copyTo(self.rgba, options)
+        width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
+        self.picture.upload_pixels(self.rgba, width, height)
+        self.planar = False
+
+    async def _upload_planes(self, frame: Any) -> None:
+        size = int(frame.allocationSize())
+        if self.buffer is None or self.buffer.length < size:
+            self.buffer = js.Uint8Array.new(size)
+        layout = await frame.copyTo(self.buffer)
+        width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
+        chroma = ((width + 1) // 2, (height + 1) // 2)
+        for texture, plane, (w, h) in zip(
+            (self.picture, self.plane_u, self.plane_v), layout, ((width, height), chroma, chroma)
+        ):
+            self._upload_plane(texture, plane, w, h)
+        space = frame.colorSpace
+        self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
+        self.planar = True
 
     def _upload_rgb(self, video: Any, width: int, height: int) -> None:
         self.picture.upload(video, width, height)

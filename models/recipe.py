@@ -19,6 +19,12 @@ One command. It
    - for ``face_landmark_webgpu`` only, every ``PRelu`` becomes ``Relu(x) - alpha * Relu(-x)``
      (onnxruntime-web's WebGPU provider has no PRelu; outputs are identical). ``face_landmark``
      keeps PRelu: on the wasm provider the rewrite makes it 3-4x slower;
+   - for the ``*_frame`` models only, the preprocessing moves into the graph: they take a
+     camera frame as it comes (RGBA bytes, any size). The segmentation models resize it, and
+     their first convolution absorbs the 1/255 scale and ignores alpha (``take_frames``); the
+     face models sample their rotated crop or letterbox out of it with ``GridSample``, given
+     the frame region and the affine map (``take_crops``). The browser's wasm pipeline feeds
+     them, so a frame needs no GPU round trip before inference;
 5. writes ``models/<name>.onnx``, the model card ``models/<name>.json`` (source, licence,
    inputs/outputs, preprocessing, sha256), and ``models/LICENSE`` (copied from the wheel).
 
@@ -44,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".build-venv"
 CACHE = HERE / ".cache"
 OPSET = 17
+CROP_OPSET = 20  # the face models that sample their crop out of frames (AffineGrid)
 # tf2onnx's graph optimizers walk sets of objects hashed by address, so the graph they leave
 # (equivalent every time) can vary between runs; without address randomisation it does not.
 NO_ASLR = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else []
@@ -155,6 +162,44 @@ MODELS["face_landmark_webgpu"] = {
     "task": "468 3D face landmarks on a face crop (for the WebGPU provider: PRelu rewritten)",
     "rewrite_prelu": True,
 }
+
+
+# The models again, taking camera frames as they come: RGBA bytes of any size. For
+# onnxruntime-web's wasm provider, whose input is in the page's memory anyway: the frame goes
+# straight in, with no wait for the GPU to resample it and read it back.
+FRAME_INPUT = {"range": [0, 255], "layout": "NHWC", "meaning": "RGBA camera frame"}
+FRAME_PRE = (
+    "None outside the model: a camera frame as RGBA bytes (VideoFrame.copyTo format RGBA), any "
+    "size. The graph resizes it (bilinear, stretched) to the model's input; the first "
+    "convolution takes the 1/255 scale and gives alpha no weight.")
+CROP_INPUTS = [
+    FRAME_INPUT,
+    {"range": "frame pixels", "meaning": "region of the frame the crop reads: top, left, channel 0"},
+    {"range": "frame pixels", "meaning": "end of that region: bottom, right, channel 3 (exclusive)"},
+    {"range": "unbounded", "meaning":
+     "AffineGrid theta: the model input's normalised coordinates (-1..1, align_corners 0) -> "
+     "the region's"},
+]
+CROP_PRE = (
+    "None outside the model: a camera frame as RGBA bytes, the region of it the crop lies in "
+    "and the affine map from model input pixels to that region. The graph samples the crop "
+    "(GridSample, bilinear, zeros outside the frame) and scales it as the original model wants: ")
+for _name in ("selfie_segmentation", "selfie_segmentation_landscape"):
+    MODELS[f"{_name}_frame"] = {
+        **MODELS[_name],
+        "task": MODELS[_name]["task"] + ", fed camera frames (RGBA bytes) as they come",
+        "inputs": [FRAME_INPUT],
+        "preprocessing": FRAME_PRE,
+        "take_frames": True,
+    }
+for _name, _scale, _offset in (("face_landmark", 1 / 255, 0.0), ("face_detection_full_range", 2 / 255, -1.0)):
+    MODELS[f"{_name}_frame"] = {
+        **MODELS[_name],
+        "task": MODELS[_name]["task"] + ", sampled out of camera frames (RGBA bytes)",
+        "inputs": CROP_INPUTS,
+        "preprocessing": CROP_PRE + MODELS[_name]["preprocessing"],
+        "take_crops": (_scale, _offset),
+    }
 
 
 # ----------------------------------------------------------------- build environment
@@ -410,6 +455,103 @@ def canonicalize(model) -> None:
     g.value_info.extend(ordered)
 
 
+def take_frames(model) -> None:
+    """Make an NHWC RGB float model (input: Transpose to NCHW, then Conv) take uint8 RGBA frames
+    of any size: Resize (bilinear) to the input size, Cast; the first Conv gets a fourth input
+    channel of zero weight for alpha and its weights divided by 255."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = model.graph
+    (old,) = g.input
+    _, height, width, channels = (d.dim_value for d in old.type.tensor_type.shape.dim)
+    assert channels == 3
+    (transpose,) = [n for n in g.node if list(n.input) == [old.name]]
+    assert transpose.op_type == "Transpose"
+    (conv,) = [n for n in g.node if transpose.output[0] in n.input]
+    assert conv.op_type == "Conv" and conv.input[0] == transpose.output[0]
+    weights = next(t for t in g.initializer if t.name == conv.input[1])
+    assert sum(weights.name in n.input for n in g.node) == 1, "first Conv's weights are shared"
+    w = numpy_helper.to_array(weights)
+    alpha = np.zeros((w.shape[0], 1, *w.shape[2:]), w.dtype)
+    weights.CopyFrom(numpy_helper.from_array(np.concatenate([w / np.float32(255), alpha], axis=1), weights.name))
+    frame = helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 4])
+    sizes = numpy_helper.from_array(np.array([1, height, width, 4], np.int64), "frame_resize_sizes")
+    pre = [
+        helper.make_node("Resize", ["frame", "", "", sizes.name], ["frame_resized"],
+                         name="frame_resize", mode="linear"),
+        helper.make_node("Cast", ["frame_resized"], ["frame_float"], name="frame_cast",
+                         to=TensorProto.FLOAT),
+    ]
+    transpose.input[0] = "frame_float"
+    nodes = pre + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.append(sizes)
+    del g.input[:]
+    g.input.append(frame)
+
+
+def take_crops(model, scale: float, offset: float) -> None:
+    """Make an NHWC RGB float model (input: Transpose to NCHW, then the rest) sample its input
+    out of a uint8 RGBA frame of any size: inputs `frame`, `region_start` and `region_end`
+    (int32 [3]: the rows, columns and channels 0..3 that the crop can reach) and `to_region`
+    (AffineGrid's theta [1, 2, 3]: the model input's normalised coordinates -> the region's).
+    Only the region is converted to floats; GridSample then reads it (bilinear, zeros outside)
+    and the values are scaled to the model's range. AffineGrid needs opset 20; no op of these
+    graphs changed meaning between 17 and 20 (checked below)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = model.graph
+    unchanged_since_17 = {"Add", "Conv", "MaxPool", "Mul", "Pad", "PRelu", "Relu", "Reshape",
+                          "Resize", "Transpose"}
+    assert {n.op_type for n in g.node} <= unchanged_since_17
+    (old,) = g.input
+    _, height, width, channels = (d.dim_value for d in old.type.tensor_type.shape.dim)
+    assert channels == 3
+    (transpose,) = [n for n in g.node if list(n.input) == [old.name]]
+    assert transpose.op_type == "Transpose" and list(transpose.attribute[0].ints) == [0, 3, 1, 2]
+    constants = {
+        "crop_axes": np.array([1, 2, 3], np.int32),
+        "crop_size": np.array([1, 3, height, width], np.int64),
+        "crop_scale": np.array(scale, np.float32),
+        "crop_offset": np.array(offset, np.float32),
+    }
+    node = helper.make_node
+    pre = [
+        node("Slice", ["frame", "region_start", "region_end", "crop_axes"], ["crop_region"], name="crop_slice"),
+        node("Cast", ["crop_region"], ["crop_region_float"], name="crop_cast", to=TensorProto.FLOAT),
+        node("Transpose", ["crop_region_float"], ["crop_region_nchw"], name="crop_nchw", perm=[0, 3, 1, 2]),
+        node("AffineGrid", ["to_region", "crop_size"], ["crop_grid"], name="crop_grid", align_corners=0),
+        node("GridSample", ["crop_region_nchw", "crop_grid"], ["crop_sampled"], name="crop_sample",
+             mode="linear", padding_mode="zeros", align_corners=0),
+        node("Mul", ["crop_sampled", "crop_scale"], ["crop_scaled"], name="crop_scale"),
+    ]
+    result = "crop_scaled"
+    if offset:
+        pre.append(node("Add", ["crop_scaled", "crop_offset"], ["crop_shifted"], name="crop_offset"))
+        result = "crop_shifted"
+    else:
+        del constants["crop_offset"]
+    for n in g.node:
+        n.input[:] = [result if name == transpose.output[0] else name for name in n.input]
+    nodes = pre + [n for n in g.node if n is not transpose]
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(numpy_helper.from_array(value, name) for name, value in constants.items())
+    del g.input[:]
+    g.input.extend([
+        helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 4]),
+        helper.make_tensor_value_info("region_start", TensorProto.INT32, [3]),
+        helper.make_tensor_value_info("region_end", TensorProto.INT32, [3]),
+        helper.make_tensor_value_info("to_region", TensorProto.FLOAT, [1, 2, 3]),
+    ])
+    (default,) = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    default.version = CROP_OPSET
+    model.ir_version = max(model.ir_version, 9)  # opset 20's IR version
+
+
 # ----------------------------------------------------------------- build
 
 
@@ -454,6 +596,14 @@ def build(name: str, spec: dict, work: Path, dest: Path) -> dict:
     if unknown:
         raise SystemExit(f"{name}: non-standard ops remain after the fixes: {unknown}")
     canonicalize(model)
+    if spec.get("take_frames"):
+        take_frames(model)
+        fixes.append("takes RGBA frames of any size: Resize and Cast in the graph, "
+                     "1/255 and alpha folded into the first Conv")
+    if spec.get("take_crops"):
+        take_crops(model, *spec["take_crops"])
+        fixes.append(f"samples its input out of RGBA frames: Slice, Cast, AffineGrid and GridSample "
+                     f"in the graph (opset {CROP_OPSET})")
     onnx.checker.check_model(model, full_check=True)
     onnx_path = dest / f"{name}.onnx"
     onnx.save(model, onnx_path)
@@ -482,7 +632,7 @@ def build(name: str, spec: dict, work: Path, dest: Path) -> dict:
             "command": "python models/recipe.py",
             "converter": f"tf2onnx {tf2onnx.__version__} (tensorflow-cpu {tf.__version__}), "
                          f"onnx {onnx.__version__}",
-            "opset": OPSET,
+            "opset": CROP_OPSET if spec.get("take_crops") else OPSET,
             "fixes": fixes,
         },
         "inputs": [{**tensor_info(v), **extra}

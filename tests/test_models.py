@@ -14,13 +14,18 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
+from frontend_py.facetracking import Crop
+from frontend_py.framesampling import Affine, sampling
 from models import decode
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 NAMES = ["selfie_segmentation", "selfie_segmentation_landscape", "face_detection_full_range",
-         "face_landmark", "face_landmark_webgpu"]
-# What the browser runs on the WebGPU provider (face_landmark keeps PRelu, for wasm).
-WEBGPU_NAMES = [name for name in NAMES if name != "face_landmark"]
+         "face_landmark", "face_landmark_webgpu", "selfie_segmentation_frame",
+         "selfie_segmentation_landscape_frame", "face_detection_full_range_frame", "face_landmark_frame"]
+# What the browser runs on the WebGPU provider (the wasm provider runs the _frame models, and
+# face_landmark keeps PRelu for them).
+WEBGPU_NAMES = [name for name in NAMES if name != "face_landmark" and not name.endswith("_frame")]
+DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int32)": "int32"}
 
 # (y0, y1, x0, x1) in the 512x512 astronaut image
 FACE = (80, 160, 190, 260)
@@ -65,7 +70,7 @@ def test_card_matches_model(name):
     assert [o.name for o in s.get_outputs()] == [o["name"] for o in c["outputs"]]
     for got, want in zip(s.get_inputs() + s.get_outputs(), c["inputs"] + c["outputs"]):
         assert list(got.shape) == want["shape"]
-        assert got.type == "tensor(float)" and want["dtype"] == "float32"
+        assert DTYPES[got.type] == want["dtype"]
 
 
 def test_licence_and_notice_ship_with_models():
@@ -163,3 +168,87 @@ def test_webgpu_landmark_variant_gives_the_same_landmarks(astronaut):
     wasm, webgpu = run("face_landmark", crop), run("face_landmark_webgpu", crop)
     for a, b in zip(wasm, webgpu, strict=True):
         assert np.abs(a - b).max() < 1e-3
+
+
+# The _frame models take what the browser's wasm pipeline has: the camera frame as RGBA bytes.
+# Given the same pixels, they must answer as the models they are built from.
+
+
+def rgba(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=-1)[None]
+
+
+def sample(image: np.ndarray, to_frame: Affine, size: int) -> np.ndarray:
+    """What the GPU path feeds: bilinear samples at the input's pixel centres, zeros outside."""
+    h, w = image.shape[:2]
+    centres = np.arange(size) + 0.5
+    u, v = np.meshgrid(centres, centres)
+    x, y = to_frame(u, v)
+    x, y = x - 0.5, y - 0.5
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+
+    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        return np.where(inside[..., None], image[yy.clip(0, h - 1), xx.clip(0, w - 1)], 0).astype(np.float32)
+
+    return (at(y0, x0) * (1 - fx) * (1 - fy) + at(y0, x0 + 1) * fx * (1 - fy)
+            + at(y0 + 1, x0) * (1 - fx) * fy + at(y0 + 1, x0 + 1) * fx * fy)
+
+
+def run_sampled(name: str, image: np.ndarray, to_frame: Affine, size: int) -> list[np.ndarray]:
+    feed = sampling(to_frame, size, size, image.shape[1], image.shape[0])
+    return session(name).run(None, {
+        "frame": rgba(image),
+        "region_start": np.array(feed.region_start, np.int32),
+        "region_end": np.array(feed.region_end, np.int32),
+        "to_region": np.array(feed.to_region, np.float32).reshape(1, 2, 3),
+    })
+
+
+@pytest.mark.parametrize("name,size", [("selfie_segmentation", (256, 256)),
+                                       ("selfie_segmentation_landscape", (256, 144))])
+def test_segmentation_taking_frames_resizes_them_like_the_gpu(astronaut, name, size):
+    frame = resize(astronaut, 640, 480)
+    width, height = size
+    to_frame = Affine(640 / width, 0, 0, 0, 480 / height, 0)
+    centres_u, centres_v = np.arange(width) + 0.5, np.arange(height) + 0.5
+    u, v = np.meshgrid(centres_u, centres_v)
+    x, y = to_frame(u, v)
+    # Half-pixel bilinear, as a texture sampled at the input's pixel centres.
+    x, y = np.clip(x - 0.5, 0, 639), np.clip(y - 0.5, 0, 479)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    x1, y1 = np.minimum(x0 + 1, 639), np.minimum(y0 + 1, 479)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    f = frame.astype(np.float32)
+    tensor = (f[y0, x0] * (1 - fx) * (1 - fy) + f[y0, x1] * fx * (1 - fy)
+              + f[y1, x0] * (1 - fx) * fy + f[y1, x1] * fx * fy) / 255
+    (want,) = run(name, tensor)
+    (got,) = session(f"{name}_frame").run(None, {"frame": rgba(frame)})
+    assert got.shape == want.shape
+    assert np.abs(got - want).mean() < 1e-3
+    both, either = ((got > 0.5) & (want > 0.5)).sum(), ((got > 0.5) | (want > 0.5)).sum()
+    assert both / either > 0.99
+
+
+@pytest.mark.parametrize("crop", [Crop(225, 120, 150, 0.3), Crop(20, 30, 150, -0.5)],
+                         ids=["turned", "partly-outside"])
+def test_landmarks_taking_frames_sample_the_crop_like_the_gpu(astronaut, crop):
+    frame = astronaut[:480]
+    want = run("face_landmark", sample(frame, crop.affine(), 192) / 255)
+    got = run_sampled("face_landmark_frame", frame, crop.affine(), 192)
+    for a, b in zip(want, got, strict=True):
+        assert np.abs(a - b).max() < 1e-3
+
+
+def test_detector_taking_frames_letterboxes_like_the_gpu(astronaut):
+    frame = resize(astronaut, 640, 480)
+    k = 640 / 192
+    letterbox = Affine(k, 0, 0, 0, k, -80)  # 640x480 centred in a 640x640 square
+    want = run("face_detection_full_range", sample(frame, letterbox, 192) / 127.5 - 1)
+    got = run_sampled("face_detection_full_range_frame", frame, letterbox, 192)
+    for a, b in zip(want, got, strict=True):
+        assert np.abs(a - b).max() < 1e-2
+    regressors, scores = sorted(got, key=lambda array: -array.size)
+    (face,) = decode.detect(regressors.ravel().tolist(), scores.ravel().tolist(), 640, 480)
+    assert 0.6 < face.score

@@ -193,7 +193,7 @@ def test_a_model_that_fails_to_load_is_explained_and_the_call_goes_on(open_page:
     def missing(route: Route) -> None:
         route.fulfill(status=404, body="gone")
 
-    bo.route("**/models/selfie_segmentation.onnx", missing)
+    bo.route("**/models/selfie_segmentation*.onnx", missing)
     bo.fill("#name", "Bo")
     bo.click("#join")
     bo.wait_for_selector("html[data-screen='room']", state="attached")
