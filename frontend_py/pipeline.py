@@ -441,13 +441,16 @@ class Pipeline:
         return self.frame_texture.rgba, [1, picture.height, picture.width, 4], "uint8"
 
     def _frame_sampled(self, to_frame: Affine, size: int) -> list[tuple[Any, list[int], str]]:
-        """The inputs of a model that samples its size x size input out of the frame."""
-        picture = self.frame_texture.picture
-        feed = sampling(to_frame, size, size, picture.width, picture.height)
+        """The inputs of a model that samples its size x size input out of the frame. It is
+        given only the rows of the frame its region spans (onnxruntime copies what it is given)."""
+        width, height = self.frame_texture.picture.width, self.frame_texture.picture.height
+        feed = sampling(to_frame, size, size, width, height)
+        (top, left, first), (bottom, right, last) = feed.region_start, feed.region_end
+        rows = self.frame_texture.rgba.subarray(top * width * 4, bottom * width * 4)
         return [
-            self._frame_bytes(),
-            (js.Int32Array.new(to_js(feed.region_start)), [3], "int32"),
-            (js.Int32Array.new(to_js(feed.region_end)), [3], "int32"),
+            (rows, [1, bottom - top, width, 4], "uint8"),
+            (js.Int32Array.new(to_js([0, left, first])), [3], "int32"),
+            (js.Int32Array.new(to_js([bottom - top, right, last])), [3], "int32"),
             (js.Float32Array.new(to_js(feed.to_region)), [1, 2, 3], "float32"),
         ]
 
