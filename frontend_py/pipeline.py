@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 import js
 from pyodide.ffi import create_proxy, to_js
@@ -44,6 +44,7 @@ LANDMARKS = "face_landmark"
 # What the diagnostics report: the stages, the whole frame, and the wait until it is sent.
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
+T = TypeVar("T")
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
 
 TENSOR_FRAGMENT = f"""#version 300 es
@@ -339,7 +340,13 @@ class Pipeline:
         # All sessions exist before the first one runs: the WebGPU provider refuses to create a
         # session while another one is running or being created.
         sessions: dict[str, Session] = {}
+        if self.provider.split()[1]:
+            in_worker = await self._session_in_worker(model_file(self.segmentation, "wasm"))
+            if in_worker is not None:
+                sessions[self.segmentation] = in_worker
         for name in (self.segmentation, DETECTOR, LANDMARKS):
+            if name in sessions:
+                continue
             file = model_file(name, self.provider.name)
             try:
                 sessions[name] = await self.runtime.session(file)
@@ -354,6 +361,14 @@ class Pipeline:
             self.on_notice("ai.no_segmentation")
         elif self.models_failed:
             self.on_notice("ai.no_faces")
+
+    async def _session_in_worker(self, file: str) -> Session | None:
+        """None where workers or the model fail: the model is then tried on the page's instance."""
+        try:
+            return await (await Runtime.load(self.provider, in_worker=True)).session(file)
+        except Exception as exc:
+            js.console.error(f"onnxruntime-web in a worker, {file}: {exc}")
+            return None
 
     async def _load_art(self, overlay: Overlay) -> None:
         self.art[overlay.name] = await webgl.overlay_art(self.gl, overlay.name)
@@ -392,18 +407,19 @@ class Pipeline:
         if not from_bytes:
             self._fill_atlas(segment, crops)
         timings["preprocess"] = clock() - begin
+        # Segmentation and face tracking run side by side when segmentation runs in a worker.
+        segmented: asyncio.Future[list[Any]] | None = None
         if segment:
-            started = clock()
-            if from_bytes:
-                (mask,) = await self.segmenter.run(self._frame_bytes())
-            else:
-                (mask,) = await self.segmenter.run(atlas.segmentation.tensor())
-            timings["segmentation"] = clock() - started
+            inputs = self._frame_bytes() if from_bytes else atlas.segmentation.tensor()
+            segmented = asyncio.ensure_future(self._timed(self.segmenter.run(inputs), "segmentation", timings))
+            if self.segmenter.in_worker:
+                await asyncio.sleep(0)  # the frame is posted to the worker before the face models start
         faces: list[Face] = []
-        if track:
-            started = clock()
-            faces = await self._track_faces(crops, from_bytes)
-            timings["face"] = clock() - started
+        try:
+            if track:
+                faces = await self._timed(self._track_faces(crops, from_bytes), "face", timings)
+        finally:
+            mask = (await segmented)[0] if segmented is not None else None
         started = clock()
         if segment:
             self.mask_texture.upload_floats(mask, atlas.segmentation.width, atlas.segmentation.height)
@@ -420,6 +436,12 @@ class Pipeline:
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
+
+    async def _timed(self, work: Awaitable[T], stage: str, timings: dict[str, float]) -> T:
+        started = js.performance.now()
+        result = await work
+        timings[stage] = js.performance.now() - started
+        return result
 
     def _fill_atlas(self, segment: bool, crops: list[tuple[Face, ModelInput]]) -> None:
         """Resample the frame into the models' tensors on the GPU and read them back."""
@@ -559,7 +581,7 @@ class Pipeline:
     def diagnostics(self) -> dict[str, Any]:
         """What the diagnostics panel shows; also read by bench/pipeline.py."""
         return {
-            "provider": self.provider.describe() if self.provider else "",
+            "provider": self.provider.describe(self.segmenter is not None and self.segmenter.in_worker) if self.provider else "",
             "provider_name": self.provider.name if self.provider else "",
             "threads": self.provider.threads if self.provider else 0,
             "models_failed": self.models_failed,

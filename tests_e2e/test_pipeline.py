@@ -120,6 +120,8 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     ana.click("#diagnostics summary")
     ana.wait_for_selector("#diagnostics[data-provider='wasm']", state="attached")
     assert "wasm" in ana.inner_text("#diagnostics-provider")
+    # Two threads or more: segmentation runs in its own instance in a worker, beside the faces.
+    assert "segmentation in a worker" in ana.inner_text("#diagnostics-provider")
     report = ana.evaluate(DIAGNOSTICS)
     assert report["stages"]["segmentation"][0] > 0 and report["stages"]["pack"][0] > 0
     # Frames reach the sent track through the GPU read-back, and that wait is shown too.
@@ -205,6 +207,33 @@ def test_a_model_that_fails_to_load_is_explained_and_the_call_goes_on(open_page:
     whole = poll(lambda: cutout(ana, bo_id)[..., 3].mean() > 250, timeout=20)
     assert whole, "Bo's picture is not opaque without the segmentation model"
     assert not ana.is_visible("#ai-notice")
+
+
+def test_without_workers_segmentation_runs_on_the_page(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    refusals = []
+
+    def refused(route: Route) -> None:
+        refusals.append(route.request.url)
+        route.fulfill(status=404, body="no workers here")
+
+    def blocked(url: str) -> Page:
+        page = open_page(url)
+        page.route("**/ort.wasm.min.mjs?instance=worker", refused)
+        page.reload()
+        page.wait_for_selector("#name")
+        return page
+
+    ana, link = create_booth(blocked, "Ana")
+    bo = join(open_page, link, "Bo")
+    ana_id = own_id(ana)
+    wait_connected(bo, ana_id)
+    score = poll(lambda: (value := alpha_iou(bo, ana_id, fake_media.reference)) >= 0.9 and value, timeout=40)
+    assert score, f"IoU with CPython's mask only {alpha_iou(bo, ana_id, fake_media.reference):.3f}"
+    assert refusals, "the page never asked for the worker's module"
+    assert not ana.is_visible("#ai-notice")
+    ana.click("#diagnostics summary")
+    provider = ana.inner_text("#diagnostics-provider")
+    assert "wasm" in provider and "worker" not in provider
 
 
 @pytest.fixture(scope="module")
