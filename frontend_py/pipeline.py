@@ -407,13 +407,14 @@ class Pipeline:
         if not from_bytes:
             self._fill_atlas(segment, crops)
         timings["preprocess"] = clock() - begin
-        # Segmentation and face tracking run side by side when segmentation runs in a worker.
         segmented: asyncio.Future[list[Any]] | None = None
         if segment:
             inputs = self._frame_bytes() if from_bytes else atlas.segmentation.tensor()
             segmented = asyncio.ensure_future(self._timed(self.segmenter.run(inputs), "segmentation", timings))
             if self.segmenter.in_worker:
-                await asyncio.sleep(0)  # the frame is posted to the worker before the face models start
+                await asyncio.sleep(0)  # posted to the worker: the face models run here meanwhile
+            else:
+                await segmented  # one instance runs one model at a time
         faces: list[Face] = []
         try:
             if track:
