@@ -33,6 +33,8 @@ from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
 from models import decode
 
+T = TypeVar("T")
+
 # (model, input width, height), paired with the camera's shape as MediaPipe does. The
 # landscape model costs half as much, but on a squeezed 4:3 picture it takes things near the
 # person for foreground (the flag on the wall of our test photo); the square one does not.
@@ -44,7 +46,6 @@ LANDMARKS = "face_landmark"
 # What the diagnostics report: the stages, the whole frame, and the wait until it is sent.
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
-T = TypeVar("T")
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
 
 TENSOR_FRAGMENT = f"""#version 300 es
