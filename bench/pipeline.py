@@ -64,7 +64,7 @@ def measure(browser: Browser, origin: str, threads: int, seconds: float) -> dict
     context.close()
     samples = report["samples"][-(report["frames"] - first):]
     return {
-        "provider": report["provider"],
+        "provider": report["provider"] + (" (segmentation in a worker)" if report["segmentation_in_worker"] else ""),
         "frames": len(samples),
         "fps": (report["frames"] - first) / elapsed,
         "faces": report["faces"],

@@ -61,6 +61,8 @@ class DiagnosticsPanel:
             report = self.pipeline.diagnostics()
             if report["provider"]:
                 self.provider.textContent = report["provider"]
+                if report["segmentation_in_worker"]:
+                    self.provider.append(" ", text("span", "diagnostics.worker"))
                 self.element.dataset.provider = report["provider_name"]
             elif not self.provider.textContent:
                 self.provider.append(text("span", "diagnostics.loading"))

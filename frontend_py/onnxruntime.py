@@ -40,11 +40,10 @@ class Provider:
             return self.threads, 0
         return self.threads - self.threads // 2, self.threads // 2
 
-    def describe(self, segmentation_in_worker: bool = False) -> str:
+    def describe(self) -> str:
         if self.name == "webgpu":
             return f"WebGPU · {self.adapter_name}" if self.adapter_name else "WebGPU"
-        threads = f"{self.threads} thread{'s' if self.threads > 1 else ''}"
-        return f"wasm SIMD · {threads}" + (" (segmentation in a worker)" if segmentation_in_worker else "")
+        return f"wasm SIMD · {self.threads} thread{'s' if self.threads > 1 else ''}"
 
 
 async def choose_provider(requested: str = "", threads: int = 0) -> Provider:

@@ -583,7 +583,8 @@ class Pipeline:
     def diagnostics(self) -> dict[str, Any]:
         """What the diagnostics panel shows; also read by bench/pipeline.py."""
         return {
-            "provider": self.provider.describe(self.segmenter is not None and self.segmenter.in_worker) if self.provider else "",
+            "provider": self.provider.describe() if self.provider else "",
+            "segmentation_in_worker": self.segmenter is not None and self.segmenter.in_worker,
             "provider_name": self.provider.name if self.provider else "",
             "threads": self.provider.threads if self.provider else 0,
             "models_failed": self.models_failed,

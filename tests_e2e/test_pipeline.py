@@ -122,6 +122,7 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     assert "wasm" in ana.inner_text("#diagnostics-provider")
     # Two threads or more: segmentation runs in its own instance in a worker, beside the faces.
     assert "segmentation in a worker" in ana.inner_text("#diagnostics-provider")
+    assert ana.evaluate(DIAGNOSTICS)["segmentation_in_worker"]
     report = ana.evaluate(DIAGNOSTICS)
     assert report["stages"]["segmentation"][0] > 0 and report["stages"]["pack"][0] > 0
     # Frames reach the sent track through the GPU read-back, and that wait is shown too.
@@ -234,6 +235,7 @@ def test_without_workers_segmentation_runs_on_the_page(open_page: OpenPage, fake
     ana.click("#diagnostics summary")
     provider = ana.inner_text("#diagnostics-provider")
     assert "wasm" in provider and "worker" not in provider
+    assert not ana.evaluate(DIAGNOSTICS)["segmentation_in_worker"]
 
 
 @pytest.fixture(scope="module")
