@@ -40,18 +40,15 @@ class Crop:
 
     def to_frame(self, x: float, y: float) -> Point:
         """A point in landmark-input pixels (0..192) -> frame pixels."""
-        return self.all_to_frame([x], [y])[0]
+        return self.affine()(x, y)
 
     def all_to_frame(self, xs: Sequence[float], ys: Sequence[float]) -> list[Point]:
         """Many points at once (468 landmarks every frame: the turn is worked out once)."""
-        k = self.size / LANDMARK_SIZE
-        c, s = math.cos(self.angle) * k, math.sin(self.angle) * k
-        half = LANDMARK_SIZE / 2
-        ox, oy = self.cx, self.cy
-        return [(ox + c * (x - half) - s * (y - half), oy + s * (x - half) + c * (y - half)) for x, y in zip(xs, ys)]
+        to_frame = self.affine()
+        return [to_frame(x, y) for x, y in zip(xs, ys)]
 
     def affine(self) -> Affine:
-        """Landmark-input pixels -> frame pixels, for a model that samples the frame itself."""
+        """Landmark-input pixels -> frame pixels."""
         k = self.size / LANDMARK_SIZE
         c, s = math.cos(self.angle) * k, math.sin(self.angle) * k
         half = LANDMARK_SIZE / 2
@@ -59,10 +56,7 @@ class Crop:
 
     def uv_matrix(self, width: int, height: int) -> list[float]:
         """Column-major 3x3 from landmark-input pixels to frame uv, for the tensor shader."""
-        k = self.size / LANDMARK_SIZE
-        c, s = math.cos(self.angle), math.sin(self.angle)
-        ox, oy = self.to_frame(0.0, 0.0)
-        return [c * k / width, s * k / height, 0.0, -s * k / width, c * k / height, 0.0, ox / width, oy / height, 1.0]
+        return self.affine().uv_matrix(width, height)
 
     def box(self) -> tuple[float, float, float, float]:
         """Axis-aligned bounds (xmin, ymin, xmax, ymax) of the turned square."""

@@ -1,4 +1,5 @@
-"""What a model that samples its input out of a camera frame is given besides the frame.
+"""Maps from a model's input pixels to a camera frame, and what a model that samples its input
+out of the frame is given besides the frame.
 
 The `*_frame` face models (models/recipe.py, `take_crops`) take the frame's RGBA bytes, the
 region of it their input can reach, and AffineGrid's theta: the map from their input's
@@ -25,6 +26,11 @@ class Affine:
 
     def __call__(self, u: float, v: float) -> tuple[float, float]:
         return self.x_u * u + self.x_v * v + self.x_0, self.y_u * u + self.y_v * v + self.y_0
+
+    def uv_matrix(self, width: int, height: int) -> list[float]:
+        """The same map to frame uv (0..1) as a column-major 3x3, for a shader (GPU sampling)."""
+        return [self.x_u / width, self.y_u / height, 0.0, self.x_v / width, self.y_v / height, 0.0,
+                self.x_0 / width, self.y_0 / height, 1.0]
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,8 @@ class TensorAtlas:
 
     def __init__(self, gl: Any, segmentation: tuple[int, int]) -> None:
         self.gl = gl
+        # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
+        self.programs = {planar: webgl.Program(gl, TENSOR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.segmentation = ModelInput(self, 0, *segmentation, 1.0, 0.0)
         top = self.segmentation.bottom
         self.faces = []
@@ -208,8 +210,9 @@ class ModelInput:
         data = self.atlas.data.subarray(self.top * ATLAS_WIDTH * 4, self.bottom * ATLAS_WIDTH * 4)
         return data, self.shape, "float32"
 
-    def fill(self, programs: dict[bool, webgl.Program], source: webgl.VideoTexture, to_source: list[float]) -> None:
+    def fill(self, source: webgl.VideoTexture, to_source: list[float]) -> None:
         gl = self.atlas.gl
+        programs = self.atlas.programs
         self.atlas.target.bind()
         gl.viewport(0, self.top, ATLAS_WIDTH, self.bottom - self.top)
         programs[source.planar].use(
@@ -260,9 +263,8 @@ class Pipeline:
         self.output_context = self.output.getContext("2d", js_object({"alpha": False, "willReadFrequently": True}))
         self.quad = webgl.unit_quad(self.gl)
         self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
-        # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
-        self.tensor_programs = {planar: webgl.Program(self.gl, TENSOR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
+        # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
         self.colour_programs = {planar: webgl.Program(self.gl, COLOUR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
         self.alpha_program = webgl.Program(self.gl, ALPHA_FRAGMENT)
         self.overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
@@ -285,7 +287,8 @@ class Pipeline:
         self._frame_ready: asyncio.Future[None] | None = None
         self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
-        self.models_take_frames = False  # wasm: the models take the frame's RGBA bytes
+        self.mask_size = SEGMENTATION_SQUARE[1:]
+        # The WebGPU provider's model inputs. None with wasm: its models take the frame's bytes.
         self.atlas: TensorAtlas | None = None
         self.mask_texture = webgl.Texture(self.gl)
         self.refined: list[webgl.Target] = []
@@ -296,9 +299,9 @@ class Pipeline:
         js.document.body.append(self.video)
         await self._first_frame()
         self.output.width, self.output.height = self.width, 2 * self.height
-        self.segmentation, seg_w, seg_h = segmentation_model(self.width, self.height)
-        self.atlas = TensorAtlas(self.gl, (seg_w, seg_h))
-        self.refined = [webgl.Target(self.gl, seg_w, seg_h), webgl.Target(self.gl, seg_w, seg_h)]
+        self.segmentation, mask_width, mask_height = segmentation_model(self.width, self.height)
+        self.mask_size = (mask_width, mask_height)
+        self.refined = [webgl.Target(self.gl, *self.mask_size), webgl.Target(self.gl, *self.mask_size)]
         self.packed = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
         data = self.packed.data
         self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), self.width, 2 * self.height)
@@ -333,6 +336,8 @@ class Pipeline:
         try:
             self.provider = await choose_provider(requested, threads)
             self.runtime = await Runtime.load(self.provider)
+            if self.provider.name != "wasm":
+                self.atlas = TensorAtlas(self.gl, self.mask_size)
         except Exception as exc:
             js.console.error(f"onnxruntime-web: {exc}")
             self.models_failed = [self.segmentation, DETECTOR, LANDMARKS]
@@ -354,7 +359,6 @@ class Pipeline:
             except Exception as exc:
                 js.console.error(f"model {file}: {exc}")
                 self.models_failed.append(name)
-        self.models_take_frames = self.provider.name == "wasm"
         self.segmenter = sessions.get(self.segmentation)
         self.detector = sessions.get(DETECTOR)
         self.landmarker = sessions.get(LANDMARKS)
@@ -401,16 +405,15 @@ class Pipeline:
         atlas = self.atlas
         segment = self.remove_background and self.segmenter is not None
         track = self.overlay is not None and self.detector is not None and self.landmarker is not None
-        from_bytes = self.models_take_frames and (segment or track)
-        if not await self.frame_texture.upload(self.video, keep_rgba=from_bytes):
+        if not await self.frame_texture.upload(self.video, keep_rgba=atlas is None and (segment or track)):
             return
-        crops = list(zip(self.tracker.faces, atlas.faces)) if track else []
-        if not from_bytes:
+        crops = list(zip(self.tracker.faces, atlas.faces if atlas else [None] * MAX_FACES)) if track else []
+        if atlas is not None:
             self._fill_atlas(segment, crops)
         timings["preprocess"] = clock() - begin
         segmented: asyncio.Future[list[Any]] | None = None
         if segment:
-            inputs = self._frame_bytes() if from_bytes else atlas.segmentation.tensor()
+            inputs = self._frame_bytes() if atlas is None else atlas.segmentation.tensor()
             segmented = asyncio.ensure_future(self._timed(self.segmenter.run(inputs), "segmentation", timings))
             if self.segmenter.in_worker:
                 await asyncio.sleep(0)  # posted to the worker: the face models run here meanwhile
@@ -419,12 +422,12 @@ class Pipeline:
         faces: list[Face] = []
         try:
             if track:
-                faces = await self._timed(self._track_faces(crops, from_bytes), "face", timings)
+                faces = await self._timed(self._track_faces(crops), "face", timings)
         finally:
             mask = (await segmented)[0] if segmented is not None else None
         started = clock()
         if segment:
-            self.mask_texture.upload_floats(mask, atlas.segmentation.width, atlas.segmentation.height)
+            self.mask_texture.upload_floats(mask, *self.mask_size)
             self._refine()
         self._pack(segment)
         timings["pack"] = clock() - started
@@ -445,14 +448,14 @@ class Pipeline:
         timings[stage] = js.performance.now() - started
         return result
 
-    def _fill_atlas(self, segment: bool, crops: list[tuple[Face, ModelInput]]) -> None:
+    def _fill_atlas(self, segment: bool, crops: list[tuple[Face, ModelInput | None]]) -> None:
         """Resample the frame into the models' tensors on the GPU and read them back."""
         atlas = self.atlas
         if segment:
             to_source = [1 / atlas.segmentation.width, 0, 0, 0, 1 / atlas.segmentation.height, 0, 0, 0, 1]
-            atlas.segmentation.fill(self.tensor_programs, self.frame_texture, to_source)
+            atlas.segmentation.fill(self.frame_texture, to_source)
         for face, model_input in crops:
-            model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+            model_input.fill(self.frame_texture, face.crop.uv_matrix(self.width, self.height))
         # One read-back for every tensor, while the GPU queue holds only this frame's upload: a
         # read queued behind the mask refinement would wait for that too.
         top = 0 if segment else atlas.segmentation.bottom
@@ -488,31 +491,32 @@ class Pipeline:
         webgl.draw_quad(self.gl)
         self.refined.reverse()
 
-    async def _track_faces(self, crops: list[tuple[Face, ModelInput]], from_bytes: bool) -> list[Face]:
+    async def _track_faces(self, crops: list[tuple[Face, ModelInput | None]]) -> list[Face]:
         tracker = self.tracker
         tracker.next_frame()
         for face, model_input in crops:
-            await self._landmarks(face, None if from_bytes else model_input)
+            await self._landmarks(face, model_input)
         if tracker.needs_detection():
             side = max(self.width, self.height)
             ox, oy = (side - self.width) / 2, (side - self.height) / 2
             k = side / decode.INPUT_SIZE
-            if from_bytes:
-                outputs = await self.detector.run(*self._frame_sampled(Affine(k, 0, -ox, 0, k, -oy), decode.INPUT_SIZE))
+            letterbox = Affine(k, 0, -ox, 0, k, -oy)
+            if self.atlas is None:
+                outputs = await self.detector.run(*self._frame_sampled(letterbox, decode.INPUT_SIZE))
             else:
-                to_source = [k / self.width, 0, 0, 0, k / self.height, 0, -ox / self.width, -oy / self.height, 1]
                 detector_input = self.atlas.detector
-                detector_input.fill(self.tensor_programs, self.frame_texture, to_source)
+                detector_input.fill(self.frame_texture, letterbox.uv_matrix(self.width, self.height))
                 detector_input.read()
                 outputs = await self.detector.run(detector_input.tensor())
             regressors, scores = sorted(outputs, key=lambda array: -array.length)
             found = tracker.detected(decode.detect(regressors.to_py(), scores.to_py(), self.width, self.height))
-            model_input = self.atlas.faces[len(crops)]  # detection runs only below MAX_FACES
+            # Detection runs only below MAX_FACES: a band is free.
+            model_input = self.atlas.faces[len(crops)] if self.atlas else None
             for face in found:
-                if not from_bytes:
-                    model_input.fill(self.tensor_programs, self.frame_texture, face.crop.uv_matrix(self.width, self.height))
+                if model_input is not None:
+                    model_input.fill(self.frame_texture, face.crop.uv_matrix(self.width, self.height))
                     model_input.read()
-                await self._landmarks(face, None if from_bytes else model_input)
+                await self._landmarks(face, model_input)
         return [face for face in tracker.faces if face.landmarks]
 
     async def _landmarks(self, face: Face, model_input: ModelInput | None) -> None:

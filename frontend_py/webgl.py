@@ -194,6 +194,7 @@ class VideoTexture:
         self.picture, self.plane_u, self.plane_v = Texture(gl), Texture(gl), Texture(gl)
         self.buffer: Any = None
         self.rgba: Any = None  # the last frame's bytes, top row first, when kept
+        self.rgba_copy = js_object({"format": "RGBA"})  # VideoFrame.copyTo options
         self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
 
     async def upload(self, video: Any, keep_rgba: bool = False) -> bool:
@@ -218,11 +219,10 @@ class VideoTexture:
         return True
 
     async def _upload_rgba(self, frame: Any) -> None:
-        options = js_object({"format": "RGBA"})
-        size = int(frame.allocationSize(options))
+        size = int(frame.allocationSize(self.rgba_copy))
         if self.rgba is None or self.rgba.length != size:
             self.rgba = js.Uint8Array.new(size)
-        await frame.copyTo(self.rgba, options)
+        await frame.copyTo(self.rgba, self.rgba_copy)
         width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
         self.picture.upload_pixels(self.rgba, width, height)
         self.planar = False

@@ -455,6 +455,18 @@ def canonicalize(model) -> None:
     g.value_info.extend(ordered)
 
 
+def nhwc_rgb_input(model) -> tuple[int, int, object]:
+    """The model's one input, [1, height, width, 3]: its height, width, and the Transpose to
+    NCHW that tf2onnx puts first (the graph's first step, which take_frames and take_crops
+    replace)."""
+    (old,) = model.graph.input
+    _, height, width, channels = (d.dim_value for d in old.type.tensor_type.shape.dim)
+    assert channels == 3
+    (transpose,) = [n for n in model.graph.node if list(n.input) == [old.name]]
+    assert transpose.op_type == "Transpose" and list(transpose.attribute[0].ints) == [0, 3, 1, 2]
+    return height, width, transpose
+
+
 def take_frames(model) -> None:
     """Make an NHWC RGB float model (input: Transpose to NCHW, then Conv) take uint8 RGBA frames
     of any size: Resize (bilinear) to the input size, Cast; the first Conv gets a fourth input
@@ -463,11 +475,7 @@ def take_frames(model) -> None:
     from onnx import TensorProto, helper, numpy_helper
 
     g = model.graph
-    (old,) = g.input
-    _, height, width, channels = (d.dim_value for d in old.type.tensor_type.shape.dim)
-    assert channels == 3
-    (transpose,) = [n for n in g.node if list(n.input) == [old.name]]
-    assert transpose.op_type == "Transpose"
+    height, width, transpose = nhwc_rgb_input(model)
     (conv,) = [n for n in g.node if transpose.output[0] in n.input]
     assert conv.op_type == "Conv" and conv.input[0] == transpose.output[0]
     weights = next(t for t in g.initializer if t.name == conv.input[1])
@@ -507,11 +515,7 @@ def take_crops(model, scale: float, offset: float) -> None:
     unchanged_since_17 = {"Add", "Conv", "MaxPool", "Mul", "Pad", "PRelu", "Relu", "Reshape",
                           "Resize", "Transpose"}
     assert {n.op_type for n in g.node} <= unchanged_since_17
-    (old,) = g.input
-    _, height, width, channels = (d.dim_value for d in old.type.tensor_type.shape.dim)
-    assert channels == 3
-    (transpose,) = [n for n in g.node if list(n.input) == [old.name]]
-    assert transpose.op_type == "Transpose" and list(transpose.attribute[0].ints) == [0, 3, 1, 2]
+    height, width, transpose = nhwc_rgb_input(model)
     constants = {
         "crop_axes": np.array([1, 2, 3], np.int32),
         "crop_size": np.array([1, 3, height, width], np.int64),

@@ -96,14 +96,18 @@ def alpha_iou(page: Page, peer: str, reference: np.ndarray) -> float:
     return iou(rgba[..., 3] > 127, want)
 
 
+def assert_cut_out_as_the_model_says(page: Page, peer: str, reference: np.ndarray) -> None:
+    """The peer's received mask reaches IoU 0.9 with CPython's for the camera's picture."""
+    score = poll(lambda: (value := alpha_iou(page, peer, reference)) >= 0.9 and value, timeout=40)
+    assert score, f"IoU with CPython's mask only {alpha_iou(page, peer, reference):.3f}"
+
+
 def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage, fake_media: FakeMedia) -> None:
     ana, link = create_booth(open_page, "Ana")
     bo = join(open_page, link, "Bo")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
-
-    score = poll(lambda: (value := alpha_iou(bo, ana_id, fake_media.reference)) >= 0.9 and value, timeout=40)
-    assert score, f"IoU with CPython's mask only {alpha_iou(bo, ana_id, fake_media.reference):.3f}"
+    assert_cut_out_as_the_model_says(bo, ana_id, fake_media.reference)
     rgba = cutout(bo, ana_id)
     h, w = rgba.shape[:2]
 
@@ -228,8 +232,7 @@ def test_without_workers_segmentation_runs_on_the_page(open_page: OpenPage, fake
     bo = join(open_page, link, "Bo")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
-    score = poll(lambda: (value := alpha_iou(bo, ana_id, fake_media.reference)) >= 0.9 and value, timeout=40)
-    assert score, f"IoU with CPython's mask only {alpha_iou(bo, ana_id, fake_media.reference):.3f}"
+    assert_cut_out_as_the_model_says(bo, ana_id, fake_media.reference)
     assert refusals, "the page never asked for the worker's module"
     assert not ana.is_visible("#ai-notice")
     ana.click("#diagnostics summary")
