@@ -8,6 +8,7 @@ import js
 
 from frontend_py import media
 from frontend_py.dom import h, js_object, mark, on, stored
+from frontend_py.entering import Progress, enter_with_feedback, status_line
 from frontend_py.i18n import error_key
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from signaling.protocol import ProtocolError, clean_name
@@ -16,7 +17,7 @@ NAME_KEY = "clov.name"
 CAMERA_KEY = "clov.camera"
 MICROPHONE_KEY = "clov.microphone"
 
-Enter = Callable[[str, str, str, Any], Awaitable[None]]
+Enter = Callable[[str, str, str, Any, Progress], Awaitable[None]]
 
 
 class Preview:
@@ -133,12 +134,16 @@ async def show_lobby(enter: Enter) -> None:
         js.history.replaceState(None, "", f"/r/{room}{js.location.search}#{token}")
         link_field = h("input", {"id": "invite-link", "type": "text", "readOnly": True, "value": link})
         enter_button = text("button", "enter", {"id": "enter", "class": "button primary", "type": "button"})
-        on(enter_button, "click", lambda _: enter(room, token, read_name() or name, preview.stream))
+        status = status_line()
+        on(enter_button, "click", lambda _: enter_with_feedback(
+            enter_button, status, "joining", "enter.retry",
+            lambda progress: enter(room, token, read_name() or name, preview.stream, progress)))
         invite_box.replaceChildren(
             text("span", "invite.label", {"class": "label"}),
             h("div", {"class": "invite-row"}, link_field, copy_button(lambda: link, "copy-link")),
             text("p", "invite.hint", {"class": "hint"}, hours=round((body["expires_at"] - js.Date.now() / 1000) / 3600)),
             enter_button,
+            status,
         )
         invite_box.hidden = False
         create.hidden = True
@@ -173,14 +178,13 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
     preview = Preview()
     field, read_name = name_field()
     join = text("button", "join", {"id": "join", "class": "button primary", "type": "button"})
+    status = status_line()
 
     async def join_booth(_: Any) -> None:
         name = read_name()
         if name is not None:
             mark("join")
-            join.disabled = True
-            set_text(join, "joining")
-            await enter(room, token, name, preview.stream)
+            await enter_with_feedback(join, status, "joining", "enter.retry", lambda progress: enter(room, token, name, preview.stream, progress))
 
     on(join, "click", join_booth)
     show(
@@ -196,6 +200,7 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
                 text("p", "join.occupancy", {"id": "occupancy", "class": "hint"}, n=body["occupancy"], cap=body["capacity"]),
                 field,
                 join,
+                status,
             ),
         ),
     )

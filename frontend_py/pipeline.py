@@ -1,9 +1,10 @@
 """The sender pipeline: camera -> segmentation and face tracking -> packed colour+alpha track.
 
-Per camera frame: the models get their input, the person mask is refined in a shader
-(temporal smoothing, feathered edges), overlays are drawn in face space, and the packed frame
-goes out: colour in the top half, alpha as grey in the bottom half (docs/media.md). The GPU
-work happens on one WebGL2 canvas. How the models get their input depends on the provider:
+Per camera frame (sourcevideo.py): the models get their input, the person mask is refined in
+a shader (temporal smoothing, feathered edges), and the packed frame is drawn (packing.py) in
+the privacy mode of the moment (privacy.py): only the person, or blurred, or the camera as it
+is. The GPU work happens on one WebGL2 canvas. How the models get their input depends on the
+provider:
 
 - wasm: the frame is copied out once as RGBA bytes and every model takes it as it is; the
   models resize it or sample their crop out of it in their own graph (the `_frame` models,
@@ -27,10 +28,13 @@ from pyodide.ffi import create_proxy, to_js
 
 from frontend_py import webgl
 from frontend_py.dom import h, js_object, spawn
-from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker, mean_point
+from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker
 from frontend_py.framesampling import Affine, sampling
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
-from frontend_py.overlays import BY_NAME, Overlay, placement, quad_matrix
+from frontend_py.overlays import BY_NAME, Overlay
+from frontend_py.packing import Packer
+from frontend_py.privacy import CameraPrivacy, Mode, Notice
+from frontend_py.sourcevideo import SourceVideo
 from models import decode
 
 T = TypeVar("T")
@@ -47,6 +51,7 @@ LANDMARKS = "face_landmark"
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
+CAMERA_START_S = 20.0  # from Join to the camera's first frame, before the person is told
 
 TENSOR_FRAGMENT = f"""#version 300 es
 precision highp float;
@@ -103,55 +108,6 @@ void main() {
   refined = vec4(vec3(mix(feathered, before, keep)), 1.0);
 }
 """
-
-# The packed frame's halves are drawn apart: one program per half, so a software GPU does not
-# run both sides of a branch for every pixel.
-COLOUR_FRAGMENT = f"""#version 300 es
-precision highp float;
-in vec2 uv;
-uniform sampler2D camera;
-out vec4 colour;
-{webgl.RGB_AT_GLSL}
-void main() {{
-  colour = vec4(rgb_at(camera, uv), 1.0);
-}}
-"""
-
-ALPHA_FRAGMENT = """#version 300 es
-precision highp float;
-in vec2 uv;
-uniform sampler2D matte;
-out vec4 colour;
-void main() {
-  colour = vec4(vec3(smoothstep(0.3, 0.7, texture(matte, uv).r)), 1.0);
-}
-"""
-
-OVERLAY_VERTEX = """#version 300 es
-in vec2 corner;
-out vec2 uv;
-uniform mat3 to_frame;   // unit square -> frame pixels
-uniform vec2 frame;      // frame size in pixels
-uniform float half_index; // 0: the colour half, 1: the alpha half
-void main() {
-  uv = corner;
-  vec2 p = (to_frame * vec3(corner, 1.0)).xy;
-  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, (p.y + half_index * frame.y) / frame.y - 1.0, 0.0, 1.0);
-}
-"""
-
-OVERLAY_FRAGMENT = """#version 300 es
-precision highp float;
-in vec2 uv;
-uniform sampler2D art;
-uniform bool alpha_pass;
-out vec4 colour;
-void main() {
-  vec4 texel = texture(art, uv);  // premultiplied
-  colour = alpha_pass ? vec4(vec3(texel.a), 1.0) : texel;
-}
-"""
-
 
 def segmentation_model(width: int, height: int) -> tuple[str, int, int]:
     return SEGMENTATION_WIDE if width >= 1.5 * height else SEGMENTATION_SQUARE
@@ -249,13 +205,13 @@ class Stats:
 
 
 class Pipeline:
-    """Owns the camera's video element, the packed frames and the captured canvas they are sent from."""
+    """Owns the camera's source video, the packed frames and the captured canvas they are sent from."""
 
-    def __init__(self, camera: Any, on_notice: Callable[[str], None]) -> None:
+    def __init__(self, camera: Any, on_notice: Callable[[str], None], on_privacy: Callable[[Notice | None], None]) -> None:
         self.camera = camera
         self.on_notice = on_notice
-        self.video = h("video", {"class": "source-video", "muted": True, "playsInline": True, "autoplay": True})
-        self.video.srcObject = camera
+        self.on_privacy = on_privacy  # the person's own picture: getting ready, blurred, asked
+        self.source = SourceVideo(camera)
         # The GPU work happens in a context of its own canvas, never shown nor captured; the
         # packed frames are read back into `output`, a canvas in memory that is captured.
         self.gl = webgl.context(h("canvas"), alpha=False)
@@ -264,10 +220,7 @@ class Pipeline:
         self.quad = webgl.unit_quad(self.gl)
         self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
         self.refine_program = webgl.Program(self.gl, REFINE_FRAGMENT)
-        # By whether the camera frame comes as planes (webgl.VideoTexture): one of each kind.
-        self.colour_programs = {planar: webgl.Program(self.gl, COLOUR_FRAGMENT, defines=("PLANAR",) if planar else ()) for planar in (False, True)}
-        self.alpha_program = webgl.Program(self.gl, ALPHA_FRAGMENT)
-        self.overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
+        self.packer = Packer(self.gl, self.frame_texture)
         self.width = self.height = 0
         self.provider: Provider | None = None
         self.runtime: Runtime | None = None
@@ -275,17 +228,15 @@ class Pipeline:
         self.detector: Session | None = None
         self.landmarker: Session | None = None
         self.models_failed: list[str] = []
-        self.remove_background = True
+        self.privacy = CameraPrivacy(started_at=js.performance.now() / 1000)
+        self.notice: Notice | None = None
         self.overlay: Overlay | None = None
         self.art: dict[str, tuple[webgl.Texture, tuple[float, float, float, float]]] = {}
         self.tracker = Tracker()
         self.stats = Stats()
         self.running = False
-        self.packed: webgl.PixelReader | None = None
-        self.output_image: Any = None  # an ImageData over `packed`'s bytes, put into `output`
+        self.output_image: Any = None  # an ImageData over the packer's read-back bytes, put into `output`
         self.on_packed: Callable[[Any], None] = lambda pixels: None  # each packed frame's RGBA bytes
-        self._frame_ready: asyncio.Future[None] | None = None
-        self._on_video_frame = create_proxy(self._video_frame)
         self.segmentation = SEGMENTATION_SQUARE[0]
         self.mask_size = SEGMENTATION_SQUARE[1:]
         # The WebGPU provider's model inputs. None with wasm: its models take the frame's bytes.
@@ -293,23 +244,45 @@ class Pipeline:
         self.mask_texture = webgl.Texture(self.gl)
         self.refined: list[webgl.Target] = []
 
+    @property
+    def remove_background(self) -> bool:
+        return self.privacy.remove_background
+
+    @remove_background.setter
+    def remove_background(self, on: bool) -> None:
+        self.privacy.set_removal(on)
+
+    @property
+    def packed(self) -> webgl.PixelReader:
+        return self.packer.reader
+
+    def show_unmasked(self, agreed: bool) -> None:
+        """The person's answer to privacy.Notice.ASK; it holds until they leave the booth."""
+        self.privacy.answer(agreed)
+        self._update_notice()
+
     async def start(self, provider: str = "", threads: int = 0) -> Any:
         """Start drawing packed frames at once; the models load behind. Returns the stream
-        to send: the packed video track plus the camera's own audio."""
-        js.document.body.append(self.video)
-        await self._first_frame()
+        to send: the packed video track plus the camera's own audio. Raises
+        sourcevideo.CameraStalled when the camera gives no frame in CAMERA_START_S."""
+        await self.source.start(CAMERA_START_S)
+        self.width, self.height = self.source.size
         self.output.width, self.output.height = self.width, 2 * self.height
         self.segmentation, mask_width, mask_height = segmentation_model(self.width, self.height)
         self.mask_size = (mask_width, mask_height)
         self.refined = [webgl.Target(self.gl, *self.mask_size), webgl.Target(self.gl, *self.mask_size)]
-        self.packed = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
+        self.packer.resize(self.width, self.height)
         data = self.packed.data
         self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), self.width, 2 * self.height)
-        # The first frame a peer decodes is the camera, not the blank canvas of a moment ago.
-        await self.frame_texture.upload(self.video)
-        self._pack(False)
+        # The first frame a peer decodes is the camera (blurred until a mask exists), not the
+        # blank canvas of a moment ago.
+        while not await self.frame_texture.upload(self.source.element):
+            await self.source.next_frame()
+        self.privacy.started_at = js.performance.now() / 1000
+        self.packer.pack(self.privacy.mode(), self.refined[1].texture)
         self.packed.read()
         await self._send_packed({})
+        self._update_notice()
         stream = self.output.captureStream()
         for track in self.camera.getAudioTracks():
             stream.addTrack(track)
@@ -320,17 +293,12 @@ class Pipeline:
 
     def stop(self) -> None:
         self.running = False
-        self.video.remove()
+        self.source.close()
 
     def set_overlay(self, name: str) -> None:
         self.overlay = BY_NAME.get(name)
         if self.overlay is not None and name not in self.art:
             spawn(self._load_art(self.overlay))
-
-    async def _first_frame(self) -> None:
-        while not self.video.videoWidth or int(self.video.readyState) < webgl.HAVE_CURRENT_DATA:
-            await asyncio.sleep(0.02)
-        self.width, self.height = int(self.video.videoWidth), int(self.video.videoHeight)
 
     async def _load_models(self, requested: str, threads: int) -> None:
         try:
@@ -341,7 +309,9 @@ class Pipeline:
         except Exception as exc:
             js.console.error(f"onnxruntime-web: {exc}")
             self.models_failed = [self.segmentation, DETECTOR, LANDMARKS]
-            self.on_notice("ai.unavailable")
+            self.privacy.model_unavailable()
+            self._update_notice()
+            self.on_notice("ai.no_faces")
             return
         # All sessions exist before the first one runs: the WebGPU provider refuses to create a
         # session while another one is running or being created.
@@ -363,8 +333,9 @@ class Pipeline:
         self.detector = sessions.get(DETECTOR)
         self.landmarker = sessions.get(LANDMARKS)
         if self.segmentation in self.models_failed:
-            self.on_notice("ai.no_segmentation")
-        elif self.models_failed:
+            self.privacy.model_unavailable()
+            self._update_notice()
+        if DETECTOR in self.models_failed or LANDMARKS in self.models_failed:
             self.on_notice("ai.no_faces")
 
     async def _session_in_worker(self, file: str) -> Session | None:
@@ -378,18 +349,9 @@ class Pipeline:
     async def _load_art(self, overlay: Overlay) -> None:
         self.art[overlay.name] = await webgl.overlay_art(self.gl, overlay.name)
 
-    def _video_frame(self, *_: Any) -> None:
-        if self._frame_ready is not None and not self._frame_ready.done():
-            self._frame_ready.set_result(None)
-
-    async def _next_frame(self) -> None:
-        self._frame_ready = asyncio.get_event_loop().create_future()
-        self.video.requestVideoFrameCallback(self._on_video_frame)
-        await self._frame_ready
-
     async def _run(self) -> None:
         while self.running:
-            await self._next_frame()
+            await self.source.next_frame()
             if not self.running:
                 break
             try:
@@ -397,6 +359,13 @@ class Pipeline:
             except Exception as exc:
                 js.console.error(f"pipeline frame: {exc}")
                 await asyncio.sleep(0.1)
+            self._update_notice()
+
+    def _update_notice(self) -> None:
+        notice = self.privacy.notice(js.performance.now() / 1000)
+        if notice != self.notice:
+            self.notice = notice
+            self.on_privacy(notice)
 
     async def _process(self) -> None:
         clock = js.performance.now
@@ -405,7 +374,7 @@ class Pipeline:
         atlas = self.atlas
         segment = self.remove_background and self.segmenter is not None
         track = self.overlay is not None and self.detector is not None and self.landmarker is not None
-        if not await self.frame_texture.upload(self.video, keep_rgba=atlas is None and (segment or track)):
+        if not await self.frame_texture.upload(self.source.element, keep_rgba=atlas is None and (segment or track)):
             return
         crops = list(zip(self.tracker.faces, atlas.faces if atlas else [None] * MAX_FACES)) if track else []
         if atlas is not None:
@@ -424,16 +393,17 @@ class Pipeline:
             if track:
                 faces = await self._timed(self._track_faces(crops), "face", timings)
         finally:
-            mask = (await segmented)[0] if segmented is not None else None
+            mask = await self._mask(segmented) if segmented is not None else None
         started = clock()
-        if segment:
+        if mask is not None:
             self.mask_texture.upload_floats(mask, *self.mask_size)
             self._refine()
-        self._pack(segment)
+            self.privacy.mask_ready()
+        self.packer.pack(self.privacy.mode(), self.refined[1].texture)
         timings["pack"] = clock() - started
         if faces and self.overlay is not None and self.overlay.name in self.art:
             started = clock()
-            self._draw_overlays(self.overlay, faces)
+            self.packer.draw_overlays(self.overlay, self.art[self.overlay.name], faces)
             timings["overlays"] = clock() - started
         if not self.packed.busy:  # else the GPU is behind: this frame is not sent
             self.packed.read()
@@ -441,6 +411,15 @@ class Pipeline:
         timings["total"] = clock() - begin
         timings["at"] = begin
         self.stats.add(timings)
+
+    async def _mask(self, segmented: asyncio.Future[list[Any]]) -> Any:
+        """The segmentation's output; None when it failed, and this frame goes out without a mask."""
+        try:
+            return (await segmented)[0]
+        except Exception as exc:
+            js.console.error(f"segmentation: {exc}")
+            self.privacy.frame_failed()
+            return None
 
     async def _timed(self, work: Awaitable[T], stage: str, timings: dict[str, float]) -> T:
         started = js.performance.now()
@@ -528,27 +507,6 @@ class Pipeline:
         points, score = sorted(outputs, key=lambda array: -array.length)
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
 
-    def _pack(self, cutout: bool) -> None:
-        """Colour in the top half; alpha as grey in the bottom half (white without a mask)."""
-        gl = self.gl
-        self.packed.target.bind()
-        gl.viewport(0, 0, self.width, self.height)
-        frame = self.frame_texture.bind(0, 1, 2)
-        self.colour_programs[self.frame_texture.planar].use(camera=0, to_canvas=False, **frame)
-        webgl.draw_quad(gl)
-        gl.viewport(0, self.height, self.width, self.height)
-        if cutout:
-            self.refined[1].texture.bind(0)
-            self.alpha_program.use(matte=0, to_canvas=False)
-            webgl.draw_quad(gl)
-        else:
-            gl.enable(gl.SCISSOR_TEST)
-            gl.scissor(0, self.height, self.width, self.height)
-            gl.clearColor(1, 1, 1, 1)
-            gl.clear(gl.COLOR_BUFFER_BIT)
-            gl.disable(gl.SCISSOR_TEST)
-        gl.viewport(0, 0, self.width, 2 * self.height)
-
     async def _send_packed(self, timings: dict[str, float]) -> None:
         """Once the GPU has it: the packed frame into the captured canvas, and to our stage.
         `send` in the frame's timings is how long that took after the frame's `total`."""
@@ -558,32 +516,6 @@ class Pipeline:
         timings["send"] = js.performance.now() - started
         self.on_packed(pixels)
 
-    def _draw_overlays(self, overlay: Overlay, faces: list[Face]) -> None:
-        gl = self.gl
-        texture, box = self.art[overlay.name]
-        texture.bind(0)
-        gl.enable(gl.BLEND)
-        for alpha_pass in (False, True):
-            if alpha_pass:
-                gl.blendEquation(gl.MAX)
-            else:
-                gl.blendEquation(gl.FUNC_ADD)
-                gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
-            for face in faces:
-                right_eye, left_eye = face.eyes()
-                anchor = mean_point([face.landmarks[i] for i in overlay.anchor])
-                corners = placement(overlay, box, right_eye, left_eye, anchor)
-                self.overlay_program.use(
-                    art=0,
-                    alpha_pass=alpha_pass,
-                    to_frame=quad_matrix(corners),
-                    frame=(float(self.width), float(self.height)),
-                    half_index=1.0 if alpha_pass else 0.0,
-                )
-                webgl.draw_quad(gl)
-        gl.blendEquation(gl.FUNC_ADD)
-        gl.disable(gl.BLEND)
-
     def diagnostics(self) -> dict[str, Any]:
         """What the diagnostics panel shows; also read by bench/pipeline.py."""
         return {
@@ -592,6 +524,7 @@ class Pipeline:
             "provider_name": self.provider.name if self.provider else "",
             "threads": self.provider.threads if self.provider else 0,
             "models_failed": self.models_failed,
+            "privacy": self.privacy.mode().value,
             "fps": round(self.stats.fps(), 1),
             "frames": self.stats.count,
             "faces": len(self.tracker.faces),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from typing import Any
 
 import js
@@ -20,16 +21,23 @@ from frontend_py.cutout import CutoutView
 from frontend_py.diagnostics import DiagnosticsPanel
 from frontend_py.dom import h, mark, on, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
+from frontend_py.entering import EnterFailed, Progress
 from frontend_py.i18n import error_key
 from frontend_py.layout import Layout
 from frontend_py.mesh import Mesh, Participant
 from frontend_py.overlays import CATALOGUE
 from frontend_py.pipeline import Pipeline
+from frontend_py.privacynotice import PrivacyNotice
 from frontend_py.signalingclient import JoinRefused, SignalingClient
+from frontend_py.sourcevideo import CameraStalled
 from frontend_py.stage import Stage
 from frontend_py.stagesync import StageSync
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
+from frontend_py.webgl import WebGLUnavailable
 from signaling.protocol import ServerMessage, Welcome
+
+# Refusals that may pass: the person is told and may try again from where they are.
+RETRYABLE = frozenset({"unavailable", "rate_limited", "bad_message"})
 
 
 class Tile:
@@ -106,6 +114,7 @@ class Room:
         self.alone = text("p", "alone", {"id": "alone", "class": "alone"})
         self.mute_button = text("button", "mute", {"id": "mute", "class": "button control", "type": "button", "aria-pressed": "false"})
         self.notice = h("p", {"id": "ai-notice", "class": "banner info", "role": "status", "hidden": True})
+        self.privacy = PrivacyNotice(lambda agreed: self.pipeline.show_unmasked(agreed))
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
         self.pipeline: Pipeline | None = None
         self.outgoing: Any = None
@@ -115,22 +124,54 @@ class Room:
         self.sync: StageSync | None = None
         self.backgrounds: BackgroundPanel | None = None
 
-    async def open(self) -> None:
+    async def open(self, progress: Progress) -> None:
+        """Raises EnterFailed for what a retry may fix (its resources released, the camera
+        kept for the retry); a refusal from the server ends on its error screen."""
+        try:
+            await self._open(progress)
+        except EnterFailed:
+            self._abandon()
+            raise
+        except Exception as exc:
+            js.console.error(f"entering the booth: {traceback.format_exc()}")
+            self._abandon()
+            raise EnterFailed("enter.graphics" if isinstance(exc, WebGLUnavailable) else "enter.failed") from exc
+
+    async def _open(self, progress: Progress) -> None:
         if self.stream is not None:
-            self.pipeline = Pipeline(self.stream, self._on_notice)
+            progress("enter.camera")
+            self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
             self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
             self.pipeline.set_overlay(stored(OVERLAY_KEY))
             params = js.URLSearchParams.new(js.location.search)
-            self.outgoing = await self.pipeline.start(params.get("ep") or "", int(params.get("threads") or 0))
+            try:
+                self.outgoing = await self.pipeline.start(params.get("ep") or "", int(params.get("threads") or 0))
+            except CameraStalled:
+                raise EnterFailed("enter.camera_stalled") from None
             self.diagnostics = DiagnosticsPanel(self.pipeline)
+        progress("enter.connecting")
         self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change, self._on_peer_message, self._on_channel_open)
         try:
             welcome = await self.client.join()
         except JoinRefused as refused:
+            if refused.code in RETRYABLE:
+                raise EnterFailed(error_key(refused.code)) from None
             self._stop_media()
             show_error(error_key(refused.code))
             return
         self._render(welcome.peer)
+
+    def _abandon(self) -> None:
+        """After a failed entry: everything but the camera, which the retry uses again."""
+        self.client.close()
+        if self.mesh is not None:
+            self.mesh.close()
+        if self.sync is not None:
+            self.sync.close()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        if self.diagnostics is not None:
+            self.diagnostics.close()
 
     def _start_stage(self, own_id: str) -> None:
         """The stage exists from the welcome on: peers' layers may be announced right behind it."""
@@ -185,6 +226,7 @@ class Room:
                 "main",
                 {"class": "room"},
                 self.banner,
+                self.privacy.element,
                 self.notice,
                 h(
                     "div",
@@ -292,5 +334,5 @@ class Room:
         js.location.assign("/")
 
 
-async def enter_room(room: str, token: str, name: str, stream: Any) -> None:
-    await Room(room, token, name, stream).open()
+async def enter_room(room: str, token: str, name: str, stream: Any, progress: Progress) -> None:
+    await Room(room, token, name, stream).open(progress)

@@ -19,6 +19,8 @@ from frontend_py.reconnect import Backoff, should_reconnect
 from signaling import protocol
 from signaling.protocol import Error, Join, ProtocolError, ServerMessage, Signal, Welcome
 
+ANSWER_TIMEOUT_S = 20.0  # a server that neither answers a join nor closes counts as unreachable
+
 
 class JoinRefused(Exception):
     """The server refused the join; `code` is a contract error code."""
@@ -151,7 +153,12 @@ class SignalingClient:
         on(socket, "open", opened)
         on(socket, "message", received)
         on(socket, "close", closed)
-        message = await first
+        try:
+            message = await asyncio.wait_for(first, ANSWER_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.socket = None  # its close must not start a reconnect of its own
+            socket.close(1000)
+            raise JoinRefused("unavailable") from None
         if isinstance(message, Error):
             raise JoinRefused(message.code)
         if not isinstance(message, Welcome):

@@ -35,8 +35,9 @@ HAVE_CURRENT_DATA = 2  # HTMLMediaElement.readyState: a frame can be taken
 
 # A picture sampled as RGB, or, in a program built with the PLANAR define, as the Y, U and V
 # planes of a video frame (VideoTexture). Include in a fragment shader, then call
-# rgb_at(picture, uv) instead of texture(picture, uv). A define, not a uniform: a software GPU
-# runs both sides of a branch for every pixel.
+# rgb_at(picture, uv) instead of texture(picture, uv), or rgb_lod(picture, uv, lod) for a
+# mipmap level (VideoTexture.mipmaps). A define, not a uniform: a software GPU runs both sides
+# of a branch for every pixel.
 RGB_AT_GLSL = """
 #ifdef PLANAR
 uniform sampler2D plane_u;
@@ -47,9 +48,17 @@ vec3 rgb_at(sampler2D picture, vec2 at) {
   vec3 yuv = vec3(texture(picture, at).r, texture(plane_u, at).r, texture(plane_v, at).r);
   return clamp(yuv_to_rgb * (yuv - yuv_offset), 0.0, 1.0);
 }
+// The chroma planes are half the size: their level lod - 1 covers as much of the picture.
+vec3 rgb_lod(sampler2D picture, vec2 at, float lod) {
+  vec3 yuv = vec3(textureLod(picture, at, lod).r, textureLod(plane_u, at, lod - 1.0).r, textureLod(plane_v, at, lod - 1.0).r);
+  return clamp(yuv_to_rgb * (yuv - yuv_offset), 0.0, 1.0);
+}
 #else
 vec3 rgb_at(sampler2D picture, vec2 at) {
   return texture(picture, at).rgb;
+}
+vec3 rgb_lod(sampler2D picture, vec2 at, float lod) {
+  return textureLod(picture, at, lod).rgb;
 }
 #endif
 """
@@ -206,7 +215,11 @@ class VideoTexture:
         if not self.may_be_planar and not keep_rgba:
             self._upload_rgb(video, width, height)
             return True
-        frame = js.VideoFrame.new(video)
+        try:
+            frame = js.VideoFrame.new(video)
+        except Exception as exc:  # no frame presented yet, or a paused video: try the next one
+            js.console.warn(f"video frame: {exc}")
+            return False
         try:
             if keep_rgba:
                 await self._upload_rgba(frame)
@@ -255,6 +268,16 @@ class VideoTexture:
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, width, height, 0, gl.RED, gl.UNSIGNED_BYTE, self.buffer, int(plane.offset))
         gl.pixelStorei(gl.UNPACK_ROW_LENGTH, 0)
         gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4)
+
+    def mipmaps(self, on: bool) -> None:
+        """Build the current frame's mipmaps and sample them (rgb_lod), or sample level 0 only
+        again: the next upload replaces level 0 alone, and stale levels must not be read."""
+        gl = self.gl
+        for texture in (self.picture, self.plane_u, self.plane_v) if self.planar else (self.picture,):
+            texture.bind()
+            if on:
+                gl.generateMipmap(gl.TEXTURE_2D)
+            gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR if on else gl.LINEAR)
 
     def bind(self, unit: int, unit_u: int, unit_v: int) -> dict[str, Any]:
         """Bind to texture units; returns the uniforms rgb_at() needs besides `picture` (`unit`).

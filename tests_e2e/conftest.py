@@ -43,9 +43,12 @@ CHROMIUM_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
 ]
-PERMISSIONS = ["camera", "microphone", "clipboard-read", "clipboard-write"]
+# What a person's browser allows the booth: camera and microphone, granted at its prompt, and
+# writing the clipboard from a click, which Chromium allows every page without asking (Playwright
+# starts contexts with it denied). Not reading the clipboard, which a person would be asked
+# for: tests read what was copied by pasting it (tests_e2e/test_call.py).
+PERMISSIONS = ["camera", "microphone", "clipboard-write"]
 READY_TIMEOUT_MS = 60_000
 NETNS_ENV = "CLOV_E2E_NETNS"
 
@@ -226,8 +229,7 @@ def _origin(url: str) -> str:
 def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
     """Factory: `open_page(url="/", *, ready=True, browser=None, **context_options) -> Page`.
 
-    Each call is one participant: a fresh browser context (own storage) with camera, microphone
-    and clipboard permissions. A path is resolved against `app_server`. Requests to any origin
+    Each call is one participant: a fresh browser context (own storage) with PERMISSIONS. A path is resolved against `app_server`. Requests to any origin
     other than a server started by these fixtures are aborted and fail the test at teardown.
     `ready=True` waits for `wait_ready`."""
     logs: dict[Page, PageLog] = {}

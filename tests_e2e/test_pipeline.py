@@ -23,7 +23,9 @@ from frontend_py.facetracking import LANDMARK_SIZE, Crop, Face, crop_from_detect
 from frontend_py.i18n import STRINGS
 from models import decode
 from tests_e2e.media import FakeMedia
-from tests_e2e.test_call import create_booth, join, own_id, poll, received_frame, wait_connected
+from tests_e2e.test_call import (
+    assert_shows_camera, camera_error, create_booth, erode, join, own_id, poll, received_frame, received_packed, wait_connected,
+)
 
 OpenPage = Callable[..., Page]
 MODELS = "models"
@@ -120,6 +122,20 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     assert alpha(0.41, 0.51, 0.15, 0.28) > 235
     assert alpha(0.25, 0.45, 0.6, 0.8) > 235
 
+    # What Bo's browser holds of Ana's room: outside the person, one constant colour (the flag
+    # and the shuttle are not in it); inside, the camera's picture.
+    colour, received_alpha = received_packed(bo, ana_id)
+    background = erode(received_alpha < 3, 6)
+    person = erode(received_alpha > 250, 3)
+    assert background.mean() > 0.3 and person.mean() > 0.15
+    spread = colour[background].astype(float).std(axis=0).max()
+    assert spread < 3, f"the background reaches the receiver: colour spread {spread:.1f} of 255"
+    error = np.abs(colour.astype(float) - fake_media.reference)[person].mean()
+    assert error < 12, f"the person differs from the camera by {error:.1f} on average"
+    # The sender was told while the model loaded; now nothing is said.
+    assert ana.is_hidden("#privacy-notice")
+    assert ana.evaluate(DIAGNOSTICS)["privacy"] == "masked"
+
     # The sender's diagnostics name the provider and time every stage it ran.
     ana.click("#diagnostics summary")
     ana.wait_for_selector("#diagnostics[data-provider='wasm']", state="attached")
@@ -162,11 +178,12 @@ def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_
     eye_distance = float(np.hypot(lx - rx, ly - ry))
 
     def changed() -> np.ndarray:
-        """Pixels far from the camera's own picture (more than the codec's usual error)."""
-        frame = received_frame(bo, ana_id).astype(float)
+        """Pixels of the person (and overlay) far from the camera's own picture (more than the
+        codec's usual error). The rest of the frame is a constant colour, not the camera."""
+        frame, alpha = received_packed(bo, ana_id)
         if frame.shape[:2] != reference.shape[:2]:
             return np.ones(reference.shape[:2], bool)
-        return np.abs(reference - frame).sum(axis=2) > 100
+        return (np.abs(reference - frame.astype(float)).sum(axis=2) > 100) & erode(alpha > 250, 2)
 
     # Where the codec alone strays that far (sharp edges), before any overlay.
     assert poll(lambda: changed().mean() < 0.01, timeout=30), "the received picture is not the camera's"
@@ -193,7 +210,14 @@ def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_
     assert gone, "sunglasses still drawn after choosing none"
 
 
-def test_a_model_that_fails_to_load_is_explained_and_the_call_goes_on(open_page: OpenPage, fake_media: FakeMedia) -> None:
+def sharpest_step(frame: np.ndarray) -> float:
+    """The largest grey-level step between neighbouring pixels (the camera's photo has
+    steps over 100 at its edges; a picture blurred past recognition has none over ~20)."""
+    grey = frame.astype(float).mean(axis=2)
+    return float(max(np.abs(np.diff(grey, axis=0)).max(), np.abs(np.diff(grey, axis=1)).max()))
+
+
+def test_without_its_model_a_person_is_sent_blurred_until_they_agree(open_page: OpenPage, fake_media: FakeMedia) -> None:
     ana, link = create_booth(open_page, "Ana")
     bo = open_page(link)
 
@@ -205,13 +229,25 @@ def test_a_model_that_fails_to_load_is_explained_and_the_call_goes_on(open_page:
     bo.click("#join")
     bo.wait_for_selector("html[data-screen='room']", state="attached")
     bo_id = own_id(bo)
-    notice = bo.wait_for_selector("#ai-notice:visible", timeout=30_000)
-    assert notice.inner_text() == STRINGS["en"]["ai.no_segmentation"]
+    bo.wait_for_selector("#privacy-notice[data-notice='ask']", timeout=30_000)
+    assert bo.inner_text("#privacy-message") == STRINGS["en"]["privacy.ask"]
+    assert bo.is_hidden("#ai-notice"), "the face models loaded: nothing else to say"
     wait_connected(ana, bo_id)
-    # Ana still gets Bo's whole picture, opaque.
-    whole = poll(lambda: cutout(ana, bo_id)[..., 3].mean() > 250, timeout=20)
-    assert whole, "Bo's picture is not opaque without the segmentation model"
-    assert not ana.is_visible("#ai-notice")
+    assert sharpest_step(fake_media.reference) > 100
+    # Ana gets Bo's picture opaque and blurred, frame after frame, while Bo has not answered.
+    for _ in range(4):
+        colour, alpha = received_packed(ana, bo_id)
+        assert alpha.mean() > 250
+        assert sharpest_step(colour) < 20, "a sharp edge reached the receiver before Bo agreed"
+        ana.wait_for_timeout(700)
+    assert bo.evaluate(DIAGNOSTICS)["privacy"] == "blurred"
+
+    bo.click("#show-camera")
+    assert bo.is_hidden("#privacy-notice")
+    shown = poll(lambda: camera_error(received_frame(ana, bo_id), fake_media.reference) < 12, timeout=20)
+    assert shown, "Bo agreed, but Ana still does not get the camera"
+    assert_shows_camera(received_frame(ana, bo_id), fake_media.reference)
+    assert not ana.is_visible("#privacy-notice") and not ana.is_visible("#ai-notice")
 
 
 def test_without_workers_segmentation_runs_on_the_page(open_page: OpenPage, fake_media: FakeMedia) -> None:

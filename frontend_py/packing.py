@@ -1,0 +1,171 @@
+"""The packed frame: what of our camera leaves the device, colour on top and alpha below.
+
+Video codecs carry no alpha, so the frame sent to peers is twice the camera's height: colour in
+the top half, alpha as grey in the bottom half (docs/media.md). The colour half obeys the
+privacy mode (privacy.py), decided in the one shader that draws it, with no extra pass:
+
+- masked: the camera only where the person's matte, dilated past the feathered edge, says
+  person; a constant colour everywhere else, so no pixel of the background is ever encoded;
+- blurred: the camera sampled from a small mipmap level, past recognition (alpha white);
+- camera: the picture as it is (alpha white).
+
+Overlays are drawn into both halves afterwards, in face space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontend_py import webgl
+from frontend_py.facetracking import Face, mean_point
+from frontend_py.overlays import Overlay, placement, quad_matrix
+from frontend_py.privacy import Mode
+
+HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, cheap to encode
+# The matte value from which a pixel's colour is sent. The alpha half starts at 0.3 (its
+# smoothstep); the colour reaches further, so the receiver's feathered and codec-blurred
+# edge never mixes the constant colour into the person.
+SHOWN_FROM = 0.1
+DILATION_TEXELS = 1.5  # of the matte: ~4 camera pixels at 640x480 with a 256-texel matte
+BLUR_LEVEL = 5.0  # mipmap level the blurred picture is sampled from: 640x480 -> 20x15
+
+COLOUR_FRAGMENT = f"""#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D camera;
+uniform sampler2D matte;
+uniform vec2 matte_texel;
+uniform vec2 blur_step;
+out vec4 colour;
+{webgl.RGB_AT_GLSL}
+void main() {{
+#if defined(MASKED)
+  vec2 d = {DILATION_TEXELS} * matte_texel;
+  float near = max(
+    max(texture(matte, uv).r, max(texture(matte, uv + d).r, texture(matte, uv - d).r)),
+    max(texture(matte, uv + vec2(d.x, -d.y)).r, texture(matte, uv + vec2(-d.x, d.y)).r));
+  colour = vec4(near > {SHOWN_FROM} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
+#elif defined(BLURRED)
+  // Four taps around the point on a tiny mip level: a tent over 20x15 texels, no blocks.
+  vec3 sum = rgb_lod(camera, uv + blur_step, {BLUR_LEVEL}) + rgb_lod(camera, uv - blur_step, {BLUR_LEVEL})
+           + rgb_lod(camera, uv + vec2(blur_step.x, -blur_step.y), {BLUR_LEVEL})
+           + rgb_lod(camera, uv + vec2(-blur_step.x, blur_step.y), {BLUR_LEVEL});
+  colour = vec4(sum * 0.25, 1.0);
+#else
+  colour = vec4(rgb_at(camera, uv), 1.0);
+#endif
+}}
+"""
+
+ALPHA_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D matte;
+out vec4 colour;
+void main() {
+  colour = vec4(vec3(smoothstep(0.3, 0.7, texture(matte, uv).r)), 1.0);
+}
+"""
+
+OVERLAY_VERTEX = """#version 300 es
+in vec2 corner;
+out vec2 uv;
+uniform mat3 to_frame;   // unit square -> frame pixels
+uniform vec2 frame;      // frame size in pixels
+uniform float half_index; // 0: the colour half, 1: the alpha half
+void main() {
+  uv = corner;
+  vec2 p = (to_frame * vec3(corner, 1.0)).xy;
+  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, (p.y + half_index * frame.y) / frame.y - 1.0, 0.0, 1.0);
+}
+"""
+
+OVERLAY_FRAGMENT = """#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D art;
+uniform bool alpha_pass;
+out vec4 colour;
+void main() {
+  vec4 texel = texture(art, uv);  // premultiplied
+  colour = alpha_pass ? vec4(vec3(texel.a), 1.0) : texel;
+}
+"""
+
+
+class Packer:
+    """Draws packed frames of `frame` (the camera's current frame) into a render target that
+    `reader` brings back without stalling the page."""
+
+    def __init__(self, gl: Any, frame: webgl.VideoTexture) -> None:
+        self.gl, self.frame = gl, frame
+        # One program per privacy mode and frame format (planar or not, webgl.VideoTexture):
+        # defines, not uniforms, since a software GPU runs both sides of a branch per pixel.
+        self.colour_programs = {
+            (mode, planar): webgl.Program(gl, COLOUR_FRAGMENT, defines=(mode.name, *(("PLANAR",) if planar else ())))
+            for mode in Mode for planar in (False, True)
+        }
+        self.alpha_program = webgl.Program(gl, ALPHA_FRAGMENT)
+        self.overlay_program = webgl.Program(gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
+        self.width = self.height = 0
+        self.reader: webgl.PixelReader | None = None
+
+    def resize(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.reader = webgl.PixelReader(webgl.Target(self.gl, width, 2 * height))
+
+    def pack(self, mode: Mode, matte: webgl.Texture) -> None:
+        """Both halves of a frame; `matte` is the refined person mask (read when masked)."""
+        gl = self.gl
+        self.reader.target.bind()
+        gl.viewport(0, 0, self.width, self.height)
+        if mode is Mode.BLURRED:
+            self.frame.mipmaps(True)  # before binding: it binds each texture to build it
+        units = self.frame.bind(0, 1, 2)
+        matte.bind(3)
+        self.colour_programs[mode, self.frame.planar].use(
+            camera=0, matte=3, to_canvas=False,
+            matte_texel=(1 / matte.width, 1 / matte.height),
+            blur_step=(0.5 * 2**BLUR_LEVEL / self.width, 0.5 * 2**BLUR_LEVEL / self.height),
+            **units,
+        )
+        webgl.draw_quad(gl)
+        if mode is Mode.BLURRED:
+            self.frame.mipmaps(False)
+        gl.viewport(0, self.height, self.width, self.height)
+        if mode is Mode.MASKED:
+            self.alpha_program.use(matte=3, to_canvas=False)
+            webgl.draw_quad(gl)
+        else:
+            gl.enable(gl.SCISSOR_TEST)
+            gl.scissor(0, self.height, self.width, self.height)
+            gl.clearColor(1, 1, 1, 1)
+            gl.clear(gl.COLOR_BUFFER_BIT)
+            gl.disable(gl.SCISSOR_TEST)
+        gl.viewport(0, 0, self.width, 2 * self.height)
+
+    def draw_overlays(self, overlay: Overlay, art: tuple[webgl.Texture, tuple[float, float, float, float]], faces: list[Face]) -> None:
+        gl = self.gl
+        texture, box = art
+        texture.bind(0)
+        gl.enable(gl.BLEND)
+        for alpha_pass in (False, True):
+            if alpha_pass:
+                gl.blendEquation(gl.MAX)
+            else:
+                gl.blendEquation(gl.FUNC_ADD)
+                gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
+            for face in faces:
+                right_eye, left_eye = face.eyes()
+                anchor = mean_point([face.landmarks[i] for i in overlay.anchor])
+                corners = placement(overlay, box, right_eye, left_eye, anchor)
+                self.overlay_program.use(
+                    art=0,
+                    alpha_pass=alpha_pass,
+                    to_frame=quad_matrix(corners),
+                    frame=(float(self.width), float(self.height)),
+                    half_index=1.0 if alpha_pass else 0.0,
+                )
+                webgl.draw_quad(gl)
+        gl.blendEquation(gl.FUNC_ADD)
+        gl.disable(gl.BLEND)
