@@ -22,11 +22,12 @@ from frontend_py.overlays import Overlay, placement, quad_matrix
 from frontend_py.privacy import Mode
 
 HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, cheap to encode
-# The matte value from which a pixel's colour is sent. The alpha half starts at 0.3 (its
-# smoothstep); the colour reaches further, so the receiver's feathered and codec-blurred
-# edge never mixes the constant colour into the person.
-SHOWN_FROM = 0.1
-DILATION_TEXELS = 1.5  # of the matte: ~4 camera pixels at 640x480 with a 256-texel matte
+# The matte values over which the alpha half feathers from 0 to 1. The colour is sent where
+# the matte, dilated by DILATION_TEXELS, reaches the first: the receiver's filtering and the
+# codec's blur of the alpha edge then never mix the constant colour into the person, and no
+# pixel the alpha hides (such as a doubtful patch of background beside a shoulder) is sent.
+MATTE_EDGE = (0.3, 0.7)
+DILATION_TEXELS = 1.0  # of the matte: 2-3 camera pixels at 640x480 with a 256-texel matte
 BLUR_LEVEL = 5.0  # mipmap level the blurred picture is sampled from: 640x480 -> 20x15
 
 COLOUR_FRAGMENT = f"""#version 300 es
@@ -44,7 +45,7 @@ void main() {{
   float near = max(
     max(texture(matte, uv).r, max(texture(matte, uv + d).r, texture(matte, uv - d).r)),
     max(texture(matte, uv + vec2(d.x, -d.y)).r, texture(matte, uv + vec2(-d.x, d.y)).r));
-  colour = vec4(near > {SHOWN_FROM} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
+  colour = vec4(near > {MATTE_EDGE[0]} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
 #elif defined(BLURRED)
   // Four taps around the point on a tiny mip level: a tent over 20x15 texels, no blocks.
   vec3 sum = rgb_lod(camera, uv + blur_step, {BLUR_LEVEL}) + rgb_lod(camera, uv - blur_step, {BLUR_LEVEL})
@@ -57,14 +58,14 @@ void main() {{
 }}
 """
 
-ALPHA_FRAGMENT = """#version 300 es
+ALPHA_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D matte;
 out vec4 colour;
-void main() {
-  colour = vec4(vec3(smoothstep(0.3, 0.7, texture(matte, uv).r)), 1.0);
-}
+void main() {{
+  colour = vec4(vec3(smoothstep({MATTE_EDGE[0]}, {MATTE_EDGE[1]}, texture(matte, uv).r)), 1.0);
+}}
 """
 
 OVERLAY_VERTEX = """#version 300 es

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any, Awaitable, Callable, TypeVar
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import to_js
 
 from frontend_py import webgl
 from frontend_py.dom import h, js_object, spawn
@@ -33,7 +33,7 @@ from frontend_py.framesampling import Affine, sampling
 from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay
 from frontend_py.packing import Packer
-from frontend_py.privacy import CameraPrivacy, Mode, Notice
+from frontend_py.privacy import CameraPrivacy, Notice
 from frontend_py.sourcevideo import SourceVideo
 from models import decode
 

@@ -8,6 +8,7 @@ Fixtures (see each docstring):
                               keep the port, so pages can reconnect to a restarted server
   browser            package  Chromium with DESIGN.md section 8 flags and the fake media
   launch_browser     package  factory `(*extra_flags, media=None) -> Browser` for another camera
+  small_camera_browser package Chromium with a 320x240 camera, for tests with many people
   open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
                               (separate storage) per call, with a request guard
 Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests).
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
 from tests.conftest import RedisServer, Server, redis_server  # noqa: F401 (fixture)
-from tests_e2e.media import FakeMedia, make_fake_media
+from tests_e2e.media import FakeMedia, make_fake_media, write_y4m
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -185,6 +188,14 @@ def launch_browser(playwright: Playwright, fake_media: FakeMedia) -> Iterator[Ca
 def browser(launch_browser: Callable[..., Browser]) -> Browser:
     """The session's Chromium, with the astronaut camera and the 440 Hz microphone."""
     return launch_browser()
+
+
+@pytest.fixture(scope="package")
+def small_camera_browser(launch_browser: Callable[..., Browser], fake_media: FakeMedia, tmp_path_factory: pytest.TempPathFactory) -> Browser:
+    """For tests with many people: six encode 30 videos on 2 cores, a 320x240 camera keeps it feasible."""
+    small = np.asarray(Image.fromarray(fake_media.reference).resize((320, 240), Image.LANCZOS))
+    video = write_y4m(tmp_path_factory.mktemp("small") / "camera.y4m", small)
+    return launch_browser(media=FakeMedia(video=video, audio=fake_media.audio, reference=small))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from signaling.invites import Invites
 from tests.conftest import SECRET
 from tests_e2e.conftest import AppServer, page_log
-from tests_e2e.media import TONE_HZ, FakeMedia, write_y4m
+from tests_e2e.media import TONE_HZ, FakeMedia
 
 OpenPage = Callable[..., Page]
 
@@ -227,14 +227,6 @@ def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     # clearly back above silence.
     back = poll(lambda: (t := tone(bo, ana_id))["level"] > silent["level"] + 25 and t, timeout=15)
     assert back, f"the tone did not come back after unmute: {tone(bo, ana_id)} vs silence {silent}"
-
-
-@pytest.fixture(scope="module")
-def small_camera_browser(launch_browser, fake_media: FakeMedia, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """Six people encode 30 videos on these 2 cores: a 320x240 camera keeps it feasible."""
-    small = np.asarray(Image.fromarray(fake_media.reference).resize((320, 240), Image.LANCZOS))
-    video = write_y4m(tmp_path_factory.mktemp("small") / "camera.y4m", small)
-    return launch_browser(media=FakeMedia(video=video, audio=fake_media.audio, reference=small))
 
 
 def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenPage, small_camera_browser) -> None:  # type: ignore[no-untyped-def]

@@ -125,7 +125,7 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     # What Bo's browser holds of Ana's room: outside the person, one constant colour (the flag
     # and the shuttle are not in it); inside, the camera's picture.
     colour, received_alpha = received_packed(bo, ana_id)
-    background = erode(received_alpha < 3, 6)
+    background = erode(received_alpha < 3, 4)
     person = erode(received_alpha > 250, 3)
     assert background.mean() > 0.3 and person.mean() > 0.15
     spread = colour[background].astype(float).std(axis=0).max()

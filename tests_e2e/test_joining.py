@@ -1,0 +1,121 @@
+"""Getting into a booth as people do it, under the browser's default policies: all at once,
+one after another after a while, after a failure, and coming back to a tab left in the
+background."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from playwright.sync_api import Browser, Page
+
+from frontend_py.i18n import STRINGS
+from tests_e2e.test_call import FRAMES_DECODED, own_id, poll, wait_connected
+
+OpenPage = Callable[..., Page]
+DIAGNOSTICS = "() => JSON.parse(clovDiagnostics())"
+
+# A browser whose WebGL2 fails while `clovTestNoWebGL` is set, as on a machine whose GPU
+# process gave up: the booth's start fails after Join.
+FAILING_WEBGL = """
+const getContext = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+  return kind === 'webgl2' && globalThis.clovTestNoWebGL ? null : getContext.call(this, kind, ...rest);
+};
+"""
+
+
+def invite(open_page: OpenPage, browser: Browser) -> tuple[Page, str]:
+    """Ana creates a booth and has its link; she has not entered yet."""
+    ana = open_page("/", browser=browser)
+    ana.fill("#name", "Ana")
+    ana.click("#create")
+    return ana, ana.input_value("#invite-link")
+
+
+def at_the_door(open_page: OpenPage, browser: Browser, link: str, name: str) -> Page:
+    page = open_page(link, browser=browser)
+    page.fill("#name", name)
+    return page
+
+
+def in_the_room(page: Page) -> str:
+    page.wait_for_selector("html[data-screen='room']", state="attached", timeout=90_000)
+    return own_id(page)
+
+
+def assert_all_see_each_other(pages: list[Page]) -> None:
+    """Every pair connected, and each receiving the others' video, frame after frame."""
+    ids = [in_the_room(page) for page in pages]
+    for page, me in zip(pages, ids):
+        for peer in ids:
+            if peer != me:
+                wait_connected(page, peer, timeout=60_000)
+                frames = poll(lambda page=page, peer=peer: page.evaluate(FRAMES_DECODED, peer), timeout=30)
+                assert frames, f"{me} decodes no video from {peer}"
+
+
+def frames_from(page: Page, peer: str) -> int:
+    return int(page.evaluate(FRAMES_DECODED, peer))
+
+
+def test_three_join_at_once_and_one_comes_back_from_the_background(open_page: OpenPage, small_camera_browser: Browser) -> None:
+    ana, link = invite(open_page, small_camera_browser)
+    bo = at_the_door(open_page, small_camera_browser, link, "Bo")
+    cy = at_the_door(open_page, small_camera_browser, link, "Cy")
+    started = time.monotonic()
+    for page, button in ((ana, "#enter"), (bo, "#join"), (cy, "#join")):
+        page.click(button)
+    assert time.monotonic() - started < 1.0, "the three presses took over a second"
+    pages = [ana, bo, cy]
+    assert_all_see_each_other(pages)
+
+    # Cy's tab goes to the background for 30 s (frozen, as browsers do with hidden tabs),
+    # then comes back: Ana and Bo get Cy's video again.
+    cy_id = own_id(cy)
+    cdp = cy.context.new_cdp_session(cy)
+    cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+    time.sleep(30)
+    before = {page: frames_from(page, cy_id) for page in (ana, bo)}
+    cdp.send("Page.setWebLifecycleState", {"state": "active"})
+    for page in (ana, bo):
+        moving = poll(lambda page=page: frames_from(page, cy_id) > before[page] + 30, timeout=20)
+        assert moving, f"{own_id(page)} gets no new frames from Cy after Cy came back"
+    frames = cy.evaluate(DIAGNOSTICS)["frames"]
+    assert poll(lambda: cy.evaluate(DIAGNOSTICS)["frames"] > frames + 30, timeout=10), "Cy's pipeline stopped"
+
+
+def test_three_join_one_after_another_after_a_while(open_page: OpenPage, small_camera_browser: Browser) -> None:
+    ana, link = invite(open_page, small_camera_browser)
+    bo = at_the_door(open_page, small_camera_browser, link, "Bo")
+    cy = at_the_door(open_page, small_camera_browser, link, "Cy")
+    time.sleep(20)  # the pages sit open a while, as people read the invitation and chat elsewhere
+    for page, button in ((ana, "#enter"), (bo, "#join"), (cy, "#join")):
+        page.click(button)
+        time.sleep(8)
+    assert_all_see_each_other([ana, bo, cy])
+
+
+def test_a_failed_start_is_explained_and_can_be_retried(open_page: OpenPage) -> None:
+    ana, link = invite(open_page, None)
+    ana.click("#enter")
+    in_the_room(ana)
+    bo = open_page(link, ready=False, locale="ko-KR")
+    bo.add_init_script(FAILING_WEBGL)
+    bo.reload()
+    bo.wait_for_selector("#join")
+    bo.fill("#name", "보라")
+    bo.evaluate("() => { globalThis.clovTestNoWebGL = true; }")
+    bo.click("#join")
+    status = bo.wait_for_selector("#enter-status.field-error", timeout=30_000)
+    assert status.inner_text() == STRINGS["ko"]["enter.graphics"]
+    assert bo.inner_text("#join") == STRINGS["ko"]["enter.retry"]
+    assert bo.is_enabled("#join")
+    assert bo.get_attribute("html", "data-screen") == "join"
+    assert bo.is_visible("#preview"), "the camera preview goes on for the retry"
+
+    bo.evaluate("() => { globalThis.clovTestNoWebGL = false; }")
+    bo.click("#join")
+    bo_id = in_the_room(bo)
+    wait_connected(ana, bo_id)
+    assert poll(lambda: frames_from(ana, bo_id) > 0, timeout=30), "Ana gets no video from Bo after the retry"
