@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable
 
 import js
@@ -25,6 +26,7 @@ class Preview:
 
     def __init__(self) -> None:
         self.stream: Any = None
+        self.opened = asyncio.Event()  # the camera was asked for: `stream` is what it gave
         self.video = h("video", {"id": "preview", "autoplay": True, "muted": True, "playsInline": True})
         self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
         self.cameras = h("select", {"id": "camera-select"})
@@ -47,7 +49,13 @@ class Preview:
 
     async def start(self) -> None:
         await self._open(stored(CAMERA_KEY), stored(MICROPHONE_KEY))
+        self.opened.set()
         await self._fill_pickers()
+
+    async def camera(self) -> Any:
+        """The stream to enter with, once the camera has answered (None without one)."""
+        await self.opened.wait()
+        return self.stream
 
     async def _open(self, camera_id: str, microphone_id: str) -> None:
         media.stop(self.stream)
@@ -76,6 +84,12 @@ class Preview:
         js.localStorage.setItem(CAMERA_KEY, self.cameras.value)
         js.localStorage.setItem(MICROPHONE_KEY, self.microphones.value)
         await self._open(self.cameras.value, self.microphones.value)
+
+
+async def enter_with(preview: Preview, enter: Enter, room: str, token: str, name: str, progress: Progress) -> None:
+    """Enter with the camera of the preview: pressed before the camera answered, wait for it."""
+    progress("enter.camera")
+    await enter(room, token, name, await preview.camera(), progress)
 
 
 def name_field() -> tuple[Any, Callable[[], str | None]]:
@@ -137,7 +151,7 @@ async def show_lobby(enter: Enter) -> None:
         status = status_line()
         on(enter_button, "click", lambda _: enter_with_feedback(
             enter_button, status, "joining", "enter.retry",
-            lambda progress: enter(room, token, read_name() or name, preview.stream, progress)))
+            lambda progress: enter_with(preview, enter, room, token, read_name() or name, progress)))
         invite_box.replaceChildren(
             text("span", "invite.label", {"class": "label"}),
             h("div", {"class": "invite-row"}, link_field, copy_button(lambda: link, "copy-link")),
@@ -184,7 +198,7 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
         name = read_name()
         if name is not None:
             mark("join")
-            await enter_with_feedback(join, status, "joining", "enter.retry", lambda progress: enter(room, token, name, preview.stream, progress))
+            await enter_with_feedback(join, status, "joining", "enter.retry", lambda progress: enter_with(preview, enter, room, token, name, progress))
 
     on(join, "click", join_booth)
     show(

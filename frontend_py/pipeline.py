@@ -51,6 +51,7 @@ LANDMARKS = "face_landmark"
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 SAMPLES = 300
 MASK_MEMORY = 0.6  # share of the previous mask kept per frame where the mask is steady
+FRAME_SLACK_MS = 8.0  # a camera frame early by up to this much still counts as on time
 CAMERA_START_S = 20.0  # from Join to the camera's first frame, before the person is told
 
 TENSOR_FRAGMENT = f"""#version 300 es
@@ -243,6 +244,9 @@ class Pipeline:
         self.atlas: TensorAtlas | None = None
         self.mask_texture = webgl.Texture(self.gl)
         self.refined: list[webgl.Target] = []
+        self.max_fps = 30.0  # what the peers are sent at most (bandwidth.video_encoding)
+        self.model_options: tuple[str, int] | None = None  # (provider, threads) asked for; set by start()
+        self.models_requested = False
 
     @property
     def remove_background(self) -> bool:
@@ -251,6 +255,7 @@ class Pipeline:
     @remove_background.setter
     def remove_background(self, on: bool) -> None:
         self.privacy.set_removal(on)
+        self._need_models()
 
     @property
     def packed(self) -> webgl.PixelReader:
@@ -288,7 +293,8 @@ class Pipeline:
             stream.addTrack(track)
         self.running = True
         spawn(self._run())
-        spawn(self._load_models(provider, threads))
+        self.model_options = (provider, threads)
+        self._need_models()
         return stream
 
     def stop(self) -> None:
@@ -299,6 +305,15 @@ class Pipeline:
         self.overlay = BY_NAME.get(name)
         if self.overlay is not None and name not in self.art:
             spawn(self._load_art(self.overlay))
+        self._need_models()
+
+    def _need_models(self) -> None:
+        """Load the models once something needs them: with removal off and no overlay, a
+        booth runs without them (their start-up costs seconds of CPU)."""
+        wanted = self.remove_background or self.overlay is not None
+        if wanted and self.running and self.model_options is not None and not self.models_requested:
+            self.models_requested = True
+            spawn(self._load_models(*self.model_options))
 
     async def _load_models(self, requested: str, threads: int) -> None:
         try:
@@ -350,10 +365,16 @@ class Pipeline:
         self.art[overlay.name] = await webgl.overlay_art(self.gl, overlay.name)
 
     async def _run(self) -> None:
+        last = -FRAME_SLACK_MS - 1000.0
         while self.running:
             await self.source.next_frame()
             if not self.running:
                 break
+            # Frames the encoders would drop anyway are not made (a crowded booth sends 15 fps).
+            now = js.performance.now()
+            if now - last < 1000.0 / self.max_fps - FRAME_SLACK_MS:
+                continue
+            last = now
             try:
                 await self._process()
             except Exception as exc:

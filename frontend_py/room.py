@@ -17,6 +17,7 @@ from pyodide.ffi import create_proxy
 
 from frontend_py import media
 from frontend_py.backgroundpanel import BackgroundPanel
+from frontend_py.bandwidth import video_encoding
 from frontend_py.cutout import CutoutView
 from frontend_py.diagnostics import DiagnosticsPanel
 from frontend_py.dom import h, mark, on, stored
@@ -313,6 +314,8 @@ class Room:
         tile.element.dataset.state = participant.state
 
     def _layout(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.max_fps = video_encoding(len(self.tiles))["maxFramerate"]
         self.roster.dataset.count = str(len(self.tiles))
         self.alone.hidden = len(self.tiles) > 1
 

@@ -71,6 +71,7 @@ class SourceVideo:
                 elif action is Action.REATTACH:
                     js.console.warn("camera video stalled: attaching the camera again")
                     self.element.srcObject = self.camera
+                    self._presented = None  # a reloaded video may drop its frame callbacks: ask anew
                     self._play()
                 elif action is Action.TAKE:
                     return
