@@ -8,7 +8,7 @@ Fixtures (see each docstring):
                               keep the port, so pages can reconnect to a restarted server
   browser            package  Chromium with DESIGN.md section 8 flags and the fake media
   launch_browser     package  factory `(*extra_flags, media=None) -> Browser` for another camera
-  camera_browser     package  factory `(width, height) -> Browser` whose camera has that size
+  camera_browser     package  factory `(width, height, fps=30) -> Browser`: a camera of that kind
   small_camera_browser package the 320x240 one, for tests with three people
   open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
                               (separate storage) per call, with a request guard
@@ -192,23 +192,24 @@ def browser(launch_browser: Callable[..., Browser]) -> Browser:
 
 
 @pytest.fixture(scope="package")
-def camera_browser(launch_browser: Callable[..., Browser], fake_media: FakeMedia, tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Browser]:
-    """Factory: `camera_browser(width, height)`, a Chromium whose camera shows the astronaut at
-    that size (one per size), for tests with many people: six encode 30 videos on 2 cores."""
-    browsers: dict[tuple[int, int], Browser] = {}
+def camera_browser(launch_browser: Callable[..., Browser], fake_media: FakeMedia, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Browser]:
+    """Factory: `camera_browser(width, height, fps=30)`, a Chromium whose camera shows the
+    astronaut at that size and rate (one per kind), for tests with many people: six encode 30
+    videos on 2 cores."""
+    browsers: dict[tuple[int, int, int], Browser] = {}
 
-    def launch(width: int, height: int) -> Browser:
-        if (width, height) not in browsers:
+    def launch(width: int, height: int, fps: int = 30) -> Browser:
+        if (width, height, fps) not in browsers:
             picture = np.asarray(Image.fromarray(fake_media.reference).resize((width, height), Image.LANCZOS))
-            video = write_y4m(tmp_path_factory.mktemp(f"camera{width}") / "camera.y4m", picture)
-            browsers[width, height] = launch_browser(media=FakeMedia(video=video, audio=fake_media.audio, reference=picture))
-        return browsers[width, height]
+            video = write_y4m(tmp_path_factory.mktemp(f"camera{width}") / "camera.y4m", picture, fps)
+            browsers[width, height, fps] = launch_browser(media=FakeMedia(video=video, audio=fake_media.audio, reference=picture))
+        return browsers[width, height, fps]
 
     return launch
 
 
 @pytest.fixture(scope="package")
-def small_camera_browser(camera_browser: Callable[[int, int], Browser]) -> Browser:
+def small_camera_browser(camera_browser: Callable[..., Browser]) -> Browser:
     """A 320x240 camera, for tests with three people."""
     return camera_browser(320, 240)
 

@@ -69,13 +69,13 @@ def rgb_to_i420(rgb: np.ndarray) -> bytes:
     return b"".join(np.clip(np.rint(p), 0, 255).astype(np.uint8).tobytes() for p in planes)
 
 
-def write_y4m(path: Path, rgb: np.ndarray, frames: int = FPS) -> Path:
-    """A y4m file of `frames` identical frames of `rgb` (even width and height)."""
+def write_y4m(path: Path, rgb: np.ndarray, fps: int = FPS) -> Path:
+    """A y4m file of one second of identical frames of `rgb` (even width and height)."""
     height, width, _ = rgb.shape
     frame = b"FRAME\n" + rgb_to_i420(rgb)
     with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{FPS}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
-        for _ in range(frames):
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for _ in range(fps):
             out.write(frame)
     return path
 
