@@ -29,6 +29,7 @@ async def enter_with_feedback(button: Any, status: Any, busy_key: str, retry_key
     button.disabled = True
     set_text(button, busy_key)
     status.classList.remove("field-error")
+    status.setAttribute("role", "status")
 
     def progress(key: str) -> None:
         status.hidden = False

@@ -140,7 +140,6 @@ class Room:
 
     async def _open(self, progress: Progress) -> None:
         if self.stream is not None:
-            progress("enter.camera")
             self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
             self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
             self.pipeline.set_overlay(stored(OVERLAY_KEY))
@@ -169,10 +168,7 @@ class Room:
             self.mesh.close()
         if self.sync is not None:
             self.sync.close()
-        if self.pipeline is not None:
-            self.pipeline.stop()
-        if self.diagnostics is not None:
-            self.diagnostics.close()
+        self._stop_pipeline()
 
     def _start_stage(self, own_id: str) -> None:
         """The stage exists from the welcome on: peers' layers may be announced right behind it."""
@@ -260,11 +256,14 @@ class Room:
         self.notice.hidden = False
 
     def _stop_media(self) -> None:
+        self._stop_pipeline()
+        media.stop(self.stream)
+
+    def _stop_pipeline(self) -> None:
         if self.pipeline is not None:
             self.pipeline.stop()
         if self.diagnostics is not None:
             self.diagnostics.close()
-        media.stop(self.stream)
 
     def _on_message(self, message: ServerMessage) -> None:
         if isinstance(message, Welcome) and self.stage is None:
@@ -329,11 +328,8 @@ class Room:
             own.set_flag("muted", muted)
 
     def _leave(self, _: Any) -> None:
-        self.client.close()
-        self.mesh.close()
-        if self.sync is not None:
-            self.sync.close()
-        self._stop_media()
+        self._abandon()
+        media.stop(self.stream)
         js.location.assign("/")
 
 
