@@ -15,6 +15,7 @@ from frontend_py import backgrounds, datachannel
 from frontend_py.dom import h, js_object, on, spawn
 from frontend_py.imagecheck import HEADER_BYTES, ImageRejected, fit_cover, inspect
 from frontend_py.layout import STAGE
+from frontend_py.layout import PHOTO_SIZES
 from frontend_py.stage import SIZES, Stage
 from frontend_py.ui import set_text, t, text
 
@@ -110,7 +111,7 @@ class BackgroundPanel:
                 bitmap = await js.createImageBitmap(file)
             except Exception as exc:
                 raise ImageRejected("background.truncated") from exc
-            width, height = fit_cover(int(bitmap.width), int(bitmap.height), *SIZES[self.stage.layout.stage().aspect])
+            width, height = fit_cover(int(bitmap.width), int(bitmap.height), *PHOTO_SIZES[self.stage.layout.stage().aspect])
             canvas = js.OffscreenCanvas.new(width, height)
             canvas.getContext("2d").drawImage(bitmap, 0, 0, width, height)
             bitmap.close()

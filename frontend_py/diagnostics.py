@@ -17,6 +17,19 @@ from frontend_py.pipeline import STAGES, Pipeline
 from frontend_py.ui import text
 
 REFRESH_S = 1.0
+SWITCH = "diagnostics"  # `?diagnostics=1` lets the tests bend the page (diagnostic_number)
+
+
+def diagnostic_number(name: str) -> float:
+    """A test's `?{name}=number` (a skewed clock...), honoured only with the diagnostics
+    switch on; 0 otherwise, so no link a person is sent can change how the booth behaves."""
+    params = js.URLSearchParams.new(js.location.search)
+    if params.get(SWITCH) != "1":
+        return 0.0
+    try:
+        return float(params.get(name) or 0)
+    except ValueError:
+        return 0.0
 
 
 class DiagnosticsPanel:

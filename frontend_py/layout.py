@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 STAGE = "stage"
 ASPECTS = {"16:9": 16 / 9, "3:4": 3 / 4}
+# A photo's size, whatever the stage's on screen; backgrounds are kept at it (never upscaled).
+PHOTO_SIZES = {"16:9": (1920, 1080), "3:4": (1080, 1440)}
 DEFAULT_ASPECT = "16:9"
 DEFAULT_BACKGROUND = "plain"
 REJOIN_WINDOW_S = 60.0

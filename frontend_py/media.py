@@ -16,7 +16,8 @@ import js
 from frontend_py.dom import js_object
 
 AUDIO_CONSTRAINTS = {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True}
-VIDEO_CONSTRAINTS = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
+# Photos take the camera's full picture (capture.py); the video sent to peers is scaled down.
+VIDEO_CONSTRAINTS = {"width": {"ideal": 1280}, "height": {"ideal": 720}, "frameRate": {"ideal": 30}}
 SPEAKING_LEVEL = 0.06  # mean spectrum magnitude 0..1; speech sits well above room noise
 SPEAKING_HOLD_S = 0.4
 

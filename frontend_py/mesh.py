@@ -28,15 +28,16 @@ class Participant:
 
 class Mesh:
     """`on_change(participant_id, participant_or_None)` tells the UI what changed;
-    `on_message(participant_id, message)` passes on data-channel messages other than mute, and
-    `on_channel_open(participant_id)` says when a peer can be sent messages."""
+    `on_message(participant_id, message)` passes on data-channel messages other than mute (a
+    binary one as bytes), and `on_channel_open(participant_id)` says when a peer can be sent
+    messages."""
 
     def __init__(
         self,
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
         on_change: Callable[[str, Participant | None], None],
-        on_message: Callable[[str, dict[str, Any]], None] = lambda _peer, _message: None,
+        on_message: Callable[[str, dict[str, Any] | bytes], None] = lambda _peer, _message: None,
         on_channel_open: Callable[[str], None] = lambda _peer: None,
     ) -> None:
         self.local_stream = local_stream
@@ -81,6 +82,10 @@ class Mesh:
         link = self.links.get(participant_id)
         return link is not None and link.send(message)
 
+    def send_bytes(self, participant_id: str, data: Any) -> bool:
+        link = self.links.get(participant_id)
+        return link is not None and link.send_bytes(data)
+
     def buffered(self, participant_id: str) -> int:
         """Bytes queued on the data channel to a participant (for pacing big transfers)."""
         link = self.links.get(participant_id)
@@ -117,8 +122,10 @@ class Mesh:
             participant.stream = stream
             self.on_change(participant.id, participant)
 
-        def on_data(message: dict[str, Any]) -> None:
-            if message.get("type") == "mute":
+        def on_data(message: dict[str, Any] | bytes) -> None:
+            if isinstance(message, bytes):
+                self.on_message(participant.id, message)
+            elif message.get("type") == "mute":
                 if isinstance(message.get("muted"), bool):
                     participant.muted = message["muted"]
                     self.on_change(participant.id, participant)

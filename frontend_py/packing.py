@@ -9,18 +9,24 @@ privacy mode (privacy.py), decided in the one shader that draws it, with no extr
 - blurred: the camera sampled from a small mipmap level, past recognition (alpha white);
 - camera: the picture as it is (alpha white).
 
-Overlays are drawn into both halves afterwards, in face space.
+Overlays are drawn into both halves afterwards, in face space. The packed frame may be
+smaller than the camera's (the camera opens at up to 1280x720, peers get at most
+MAX_SENT_WIDTH); a still (`still`) is the same cut-out at the camera's own size, for photos.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import js
 
 from frontend_py import webgl
 from frontend_py.facetracking import Face, mean_point
 from frontend_py.overlays import Overlay, placement, quad_matrix
 from frontend_py.privacy import Mode
 
+Art = tuple[webgl.Texture, tuple[float, float, float, float]]  # an overlay's texture and viewBox
 HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, cheap to encode
 # The matte values over which the alpha half feathers from 0 to 1. The colour is sent where
 # the matte, dilated by DILATION_TEXELS, reaches the first: the receiver's filtering and the
@@ -28,7 +34,8 @@ HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, chea
 # pixel the alpha hides (such as a doubtful patch of background beside a shoulder) is sent.
 MATTE_EDGE = (0.3, 0.7)
 DILATION_TEXELS = 1.0  # of the matte: 2-3 camera pixels at 640x480 with a 256-texel matte
-BLUR_LEVEL = 5.0  # mipmap level the blurred picture is sampled from: 640x480 -> 20x15
+BLUR_WIDTH = 20  # texels across the mipmap level the blurred picture is sampled from: 640x480 -> 20x15
+MAX_SENT_WIDTH = 640  # a mesh sends each frame up to five times: the video keeps today's size
 
 COLOUR_FRAGMENT = f"""#version 300 es
 precision highp float;
@@ -37,6 +44,7 @@ uniform sampler2D camera;
 uniform sampler2D matte;
 uniform vec2 matte_texel;
 uniform vec2 blur_step;
+uniform float blur_level;
 out vec4 colour;
 {webgl.RGB_AT_GLSL}
 void main() {{
@@ -46,11 +54,15 @@ void main() {{
     max(texture(matte, uv).r, max(texture(matte, uv + d).r, texture(matte, uv - d).r)),
     max(texture(matte, uv + vec2(d.x, -d.y)).r, texture(matte, uv + vec2(-d.x, d.y)).r));
   colour = vec4(near > {MATTE_EDGE[0]} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
+#ifdef STILL
+  // Colour and alpha in one picture, premultiplied so the overlays blend in as on the stage.
+  colour *= smoothstep({MATTE_EDGE[0]}, {MATTE_EDGE[1]}, texture(matte, uv).r);
+#endif
 #elif defined(BLURRED)
-  // Four taps around the point on a tiny mip level: a tent over 20x15 texels, no blocks.
-  vec3 sum = rgb_lod(camera, uv + blur_step, {BLUR_LEVEL}) + rgb_lod(camera, uv - blur_step, {BLUR_LEVEL})
-           + rgb_lod(camera, uv + vec2(blur_step.x, -blur_step.y), {BLUR_LEVEL})
-           + rgb_lod(camera, uv + vec2(-blur_step.x, blur_step.y), {BLUR_LEVEL});
+  // Four taps around the point on a tiny mip level: a tent over ~20x15 texels, no blocks.
+  vec3 sum = rgb_lod(camera, uv + blur_step, blur_level) + rgb_lod(camera, uv - blur_step, blur_level)
+           + rgb_lod(camera, uv + vec2(blur_step.x, -blur_step.y), blur_level)
+           + rgb_lod(camera, uv + vec2(-blur_step.x, blur_step.y), blur_level);
   colour = vec4(sum * 0.25, 1.0);
 #else
   colour = vec4(rgb_at(camera, uv), 1.0);
@@ -71,14 +83,27 @@ void main() {{
 OVERLAY_VERTEX = """#version 300 es
 in vec2 corner;
 out vec2 uv;
-uniform mat3 to_frame;   // unit square -> frame pixels
-uniform vec2 frame;      // frame size in pixels
+uniform mat3 to_frame;   // unit square -> camera pixels
+uniform vec2 frame;      // the camera's size in pixels
 uniform float half_index; // 0: the colour half, 1: the alpha half
+uniform float halves;    // 2 in a packed frame, 1 in a still
 void main() {
   uv = corner;
   vec2 p = (to_frame * vec3(corner, 1.0)).xy;
-  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, (p.y + half_index * frame.y) / frame.y - 1.0, 0.0, 1.0);
+  gl_Position = vec4(p.x / frame.x * 2.0 - 1.0, (p.y + half_index * frame.y) / frame.y * 2.0 / halves - 1.0, 0.0, 1.0);
 }
+"""
+
+UNPREMULTIPLY_FRAGMENT = f"""#version 300 es
+precision highp float;
+in vec2 uv;
+uniform sampler2D still;
+out vec4 colour;
+void main() {{
+  vec4 texel = texture(still, uv);
+  // Where nothing shows, the constant colour: the background never leaves, even as alpha 0.
+  colour = texel.a > 0.0 ? vec4(texel.rgb / texel.a, texel.a) : vec4(vec3{HIDDEN_COLOUR}, 0.0);
+}}
 """
 
 OVERLAY_FRAGMENT = """#version 300 es
@@ -108,12 +133,23 @@ class Packer:
         }
         self.alpha_program = webgl.Program(gl, ALPHA_FRAGMENT)
         self.overlay_program = webgl.Program(gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
+        self.still_programs: dict[bool, webgl.Program] = {}  # made at the first still
         self.width = self.height = 0
+        self.camera_size = (0, 0)
         self.reader: webgl.PixelReader | None = None
 
-    def resize(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.reader = webgl.PixelReader(webgl.Target(self.gl, width, 2 * height))
+    def resize(self, camera_width: int, camera_height: int) -> None:
+        """Packed frames for a camera of this size: its picture, at most MAX_SENT_WIDTH wide."""
+        scale = min(1.0, MAX_SENT_WIDTH / camera_width)
+        self.width, self.height = 2 * round(camera_width * scale / 2), 2 * round(camera_height * scale / 2)
+        self.camera_size = (camera_width, camera_height)
+        self.reader = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
+
+    def _blur(self) -> dict[str, Any]:
+        """The blurred mode's uniforms: the same blur whatever the camera's size."""
+        width, height = self.camera_size
+        level = math.log2(max(1.0, width / BLUR_WIDTH))
+        return {"blur_level": level, "blur_step": (0.5 * 2**level / width, 0.5 * 2**level / height)}
 
     def pack(self, mode: Mode, matte: webgl.Texture) -> None:
         """Both halves of a frame; `matte` is the refined person mask (read when masked)."""
@@ -127,7 +163,7 @@ class Packer:
         self.colour_programs[mode, self.frame.planar].use(
             camera=0, matte=3, to_canvas=False,
             matte_texel=(1 / matte.width, 1 / matte.height),
-            blur_step=(0.5 * 2**BLUR_LEVEL / self.width, 0.5 * 2**BLUR_LEVEL / self.height),
+            **self._blur(),
             **units,
         )
         webgl.draw_quad(gl)
@@ -145,28 +181,75 @@ class Packer:
             gl.disable(gl.SCISSOR_TEST)
         gl.viewport(0, 0, self.width, 2 * self.height)
 
-    def draw_overlays(self, overlay: Overlay, art: tuple[webgl.Texture, tuple[float, float, float, float]], faces: list[Face]) -> None:
+    def still(self, mode: Mode, matte: webgl.Texture, overlay: tuple[Overlay, Art, list[Face]] | None) -> Any:
+        """The current frame as a cut-out at the camera's size, straight alpha, top row first,
+        as RGBA bytes: the mask upsampled from the matte, the overlays drawn in."""
+        gl = self.gl
+        width, height = self.camera_size
+        # A frame's shaders all sample by uv: drawn into a camera-sized target they give the
+        # camera's full resolution, and the matte is upsampled on the way.
+        if not self.still_programs:
+            self.still_programs = {planar: webgl.Program(gl, COLOUR_FRAGMENT, defines=("MASKED", "STILL", *(("PLANAR",) if planar else ()))) for planar in (False, True)}
+            self.unpremultiply_program = webgl.Program(gl, UNPREMULTIPLY_FRAGMENT)
+        premultiplied, straight = webgl.Target(gl, width, height), webgl.Target(gl, width, height)
+        try:
+            premultiplied.bind()
+            if mode is Mode.BLURRED:
+                self.frame.mipmaps(True)
+            units = self.frame.bind(0, 1, 2)
+            matte.bind(3)
+            if mode is Mode.MASKED:
+                self.still_programs[self.frame.planar].use(
+                    camera=0, matte=3, to_canvas=False, matte_texel=(1 / matte.width, 1 / matte.height), **units
+                )
+            else:
+                self.colour_programs[mode, self.frame.planar].use(
+                    camera=0, matte=3, to_canvas=False, matte_texel=(1.0, 1.0), **self._blur(), **units,
+                )
+            webgl.draw_quad(gl)
+            if mode is Mode.BLURRED:
+                self.frame.mipmaps(False)
+            if overlay is not None:
+                self._overlay_pass(*overlay, alpha_pass=False, halves=1.0)
+            straight.bind()
+            premultiplied.texture.bind(0)
+            self.unpremultiply_program.use(still=0, to_canvas=False)
+            webgl.draw_quad(gl)
+            pixels = js.Uint8Array.new(width * height * 4)
+            gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, pixels)
+            return pixels
+        finally:
+            premultiplied.delete()
+            straight.delete()
+            gl.bindFramebuffer(gl.FRAMEBUFFER, None)
+
+    def draw_overlays(self, overlay: Overlay, art: Art, faces: list[Face]) -> None:
+        """Into both halves of the packed frame: the art over the colour, its coverage into the alpha."""
+        for alpha_pass in (False, True):
+            self._overlay_pass(overlay, art, faces, alpha_pass, halves=2.0)
+
+    def _overlay_pass(self, overlay: Overlay, art: Art, faces: list[Face], alpha_pass: bool, halves: float) -> None:
         gl = self.gl
         texture, box = art
         texture.bind(0)
         gl.enable(gl.BLEND)
-        for alpha_pass in (False, True):
-            if alpha_pass:
-                gl.blendEquation(gl.MAX)
-            else:
-                gl.blendEquation(gl.FUNC_ADD)
-                gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
-            for face in faces:
-                right_eye, left_eye = face.eyes()
-                anchor = mean_point([face.landmarks[i] for i in overlay.anchor])
-                corners = placement(overlay, box, right_eye, left_eye, anchor)
-                self.overlay_program.use(
-                    art=0,
-                    alpha_pass=alpha_pass,
-                    to_frame=quad_matrix(corners),
-                    frame=(float(self.width), float(self.height)),
-                    half_index=1.0 if alpha_pass else 0.0,
-                )
-                webgl.draw_quad(gl)
+        if alpha_pass:
+            gl.blendEquation(gl.MAX)
+        else:
+            gl.blendEquation(gl.FUNC_ADD)
+            gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
+        for face in faces:
+            right_eye, left_eye = face.eyes()
+            anchor = mean_point([face.landmarks[i] for i in overlay.anchor])
+            corners = placement(overlay, box, right_eye, left_eye, anchor)
+            self.overlay_program.use(
+                art=0,
+                alpha_pass=alpha_pass,
+                to_frame=quad_matrix(corners),
+                frame=(float(self.camera_size[0]), float(self.camera_size[1])),
+                half_index=1.0 if alpha_pass else 0.0,
+                halves=halves,
+            )
+            webgl.draw_quad(gl)
         gl.blendEquation(gl.FUNC_ADD)
         gl.disable(gl.BLEND)

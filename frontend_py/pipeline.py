@@ -272,13 +272,14 @@ class Pipeline:
         sourcevideo.CameraStalled when the camera gives no frame in CAMERA_START_S."""
         await self.source.start(CAMERA_START_S)
         self.width, self.height = self.source.size
-        self.output.width, self.output.height = self.width, 2 * self.height
         self.segmentation, mask_width, mask_height = segmentation_model(self.width, self.height)
         self.mask_size = (mask_width, mask_height)
         self.refined = [webgl.Target(self.gl, *self.mask_size), webgl.Target(self.gl, *self.mask_size)]
         self.packer.resize(self.width, self.height)
-        data = self.packed.data
-        self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), self.width, 2 * self.height)
+        packed = self.packed
+        self.output.width, self.output.height = packed.width, packed.height
+        data = packed.data
+        self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), packed.width, packed.height)
         # The first frame a peer decodes is the camera (blurred until a mask exists), not the
         # blank canvas of a moment ago.
         while not await self.frame_texture.upload(self.source.element):
@@ -527,6 +528,15 @@ class Pipeline:
             outputs = await self.landmarker.run(model_input.tensor())
         points, score = sorted(outputs, key=lambda array: -array.length)
         self.tracker.landmarks(face, points.to_py(), float(score[0]))
+
+    def still(self) -> tuple[Any, int, int]:
+        """The latest frame as our cut-out at the camera's full size (what a photo shows of
+        us): straight-alpha RGBA bytes, top row first, with its width and height."""
+        faces = [face for face in self.tracker.faces if face.landmarks]
+        overlay = None
+        if faces and self.overlay is not None and self.overlay.name in self.art:
+            overlay = (self.overlay, self.art[self.overlay.name], faces)
+        return self.packer.still(self.privacy.mode(), self.refined[1].texture, overlay), self.width, self.height
 
     async def _send_packed(self, timings: dict[str, float]) -> None:
         """Once the GPU has it: the packed frame into the captured canvas, and to our stage.

@@ -18,11 +18,13 @@ from pyodide.ffi import create_proxy
 from frontend_py import media
 from frontend_py.backgroundpanel import BackgroundPanel
 from frontend_py.bandwidth import video_encoding
+from frontend_py.capture import Capture
 from frontend_py.cutout import CutoutView
-from frontend_py.diagnostics import DiagnosticsPanel
-from frontend_py.dom import h, mark, on, stored
+from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number
+from frontend_py.dom import h, mark, on, spawn, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
 from frontend_py.entering import EnterFailed, Progress
+from frontend_py.gallery import Gallery
 from frontend_py.i18n import error_key
 from frontend_py.layout import Layout
 from frontend_py.mesh import Mesh, Participant
@@ -124,6 +126,8 @@ class Room:
         self.stage: Stage | None = None
         self.sync: StageSync | None = None
         self.backgrounds: BackgroundPanel | None = None
+        self.gallery = Gallery(room)
+        self.capture: Capture | None = None
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -168,6 +172,8 @@ class Room:
             self.mesh.close()
         if self.sync is not None:
             self.sync.close()
+        if self.capture is not None:
+            self.capture.close()
         self._stop_pipeline()
 
     def _start_stage(self, own_id: str) -> None:
@@ -177,6 +183,13 @@ class Room:
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
+        self.capture = Capture(
+            own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery,
+            lambda: {peer: participant.name for peer, participant in self.mesh.participants.items()} | {own_id: self.name},
+            clock_skew_ms=diagnostic_number("clock-skew-ms"),
+        )
+        self.stage.frame.append(self.capture.controls.overlay)
+        spawn(self.gallery.restore())
         own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
         own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
         if self.pipeline is not None:
@@ -189,6 +202,7 @@ class Room:
         js.globalThis.clovStage = create_proxy(self._stage_report)
         js.globalThis.clovCutout = create_proxy(self._cutout_png)
         js.globalThis.clovStagePng = create_proxy(self.stage.png)
+        js.globalThis.clovCapture = create_proxy(lambda: json.dumps(self.capture.report()))
 
     def _stage_report(self) -> str:
         """The stage as this participant renders it, its draw times and when peers' edits
@@ -233,6 +247,8 @@ class Room:
                         "aside",
                         {"class": "side"},
                         h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone),
+                        self.gallery.element,
+                        self.capture.controls.strip_panel,
                         self.backgrounds.element,
                         sticker_tray(self.stage),
                         self.diagnostics.element if self.diagnostics is not None else None,
@@ -241,6 +257,7 @@ class Room:
                 h(
                     "nav",
                     {"class": "controls"},
+                    self.capture.controls.bar,
                     effects_bar(self.pipeline) if self.pipeline is not None else None,
                     self.mute_button,
                     copy_button(lambda: link, "copy-room-link", "copy.invite"),
@@ -270,13 +287,16 @@ class Room:
             self._start_stage(message.peer)
         self.mesh.handle(message)
 
-    def _on_peer_message(self, participant_id: str, message: dict[str, Any]) -> None:
-        if self.sync is not None:
+    def _on_peer_message(self, participant_id: str, message: dict[str, Any] | bytes) -> None:
+        if self.capture is not None and self.capture.receive(participant_id, message):
+            return
+        if self.sync is not None and isinstance(message, dict):
             self.sync.receive(participant_id, message)
 
     def _on_channel_open(self, participant_id: str) -> None:
         if self.sync is not None:
             self.sync.channel_open(participant_id)
+            self.capture.channel_open(participant_id)
 
     def _on_state(self, state: str, detail: str) -> None:
         if state == "joined":
@@ -297,6 +317,7 @@ class Room:
             if self.stage is not None:
                 self.stage.remove_person(participant_id)
                 self.sync.participants_changed()
+                self.capture.peer_left(participant_id)
             self._layout()
             return
         if tile is None:
@@ -328,6 +349,9 @@ class Room:
             own.set_flag("muted", muted)
 
     def _leave(self, _: Any) -> None:
+        unsaved = self.gallery.not_downloaded()
+        if unsaved and not js.confirm(t("gallery.leave_unsaved", n=unsaved)):
+            return
         self._abandon()
         media.stop(self.stream)
         js.location.assign("/")

@@ -2,7 +2,7 @@
 
 Media: our camera and microphone tracks go out, theirs come in as one MediaStream.
 Data: one negotiated data channel (id 0, created identically on both sides, so it needs no
-negotiation of its own) carries small JSON messages: mute state now, layout later.
+negotiation of its own) carries JSON messages and binary chunks (datachannel.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class _Adapter:
 
 
 class PeerLink:
-    """The connection to `peer_id`. Callbacks: on_track(stream), on_data(dict), on_state(str)."""
+    """The connection to `peer_id`. Callbacks: on_track(stream), on_data(dict, or bytes for a
+    binary message), on_state(str)."""
 
     def __init__(
         self,
@@ -65,7 +66,7 @@ class PeerLink:
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
         on_track: Callable[[Any], None],
-        on_data: Callable[[dict[str, Any]], None],
+        on_data: Callable[[dict[str, Any] | bytes], None],
         on_state: Callable[[str], None],
     ) -> None:
         self.peer_id = peer_id
@@ -86,6 +87,7 @@ class PeerLink:
         self.channel = self.pc.createDataChannel(
             "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
         )
+        self.channel.binaryType = "arraybuffer"
         on(self.pc, "negotiationneeded", self._on_negotiation_needed)
         on(self.pc, "icecandidate", self._on_ice_candidate)
         on(self.pc, "track", self._on_track)
@@ -104,6 +106,13 @@ class PeerLink:
         if self.channel.readyState != "open":
             return False
         self.channel.send(json.dumps(message))
+        return True
+
+    def send_bytes(self, data: Any) -> bool:
+        """A binary message (a Uint8Array)."""
+        if self.channel.readyState != "open":
+            return False
+        self.channel.send(data)
         return True
 
     async def limit_video(self, encoding: dict[str, float]) -> None:
@@ -182,6 +191,9 @@ class PeerLink:
         self.on_state(self.state)
 
     def _on_channel_message(self, event: Any) -> None:
+        if not isinstance(event.data, str):
+            self.on_data(js.Uint8Array.new(event.data).to_bytes())
+            return
         try:
             message = json.loads(event.data)
         except ValueError:

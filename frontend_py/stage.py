@@ -1,114 +1,30 @@
-"""The shared stage: one WebGL2 canvas with the background, everyone's cut-out and stickers.
+"""The shared stage on screen: its canvas, the selection overlay and editing by hand.
 
-Every participant renders its own stage from the replicated layout (frontend_py/layout.py).
-People are drawn straight from their packed video (colour over alpha, docs/media.md), so the
-stage uploads each received frame once. Pointer, touch and arrow-key edits become layout ops
-that the room sends to every peer; ops from peers arrive through `apply`.
+Every participant renders its own stage from the replicated layout (frontend_py/layout.py),
+with the renderer photos use too (stagerenderer.py). Pointer, touch and arrow-key edits become
+layout ops that the room sends to every peer; ops from peers arrive through `apply`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import js
 from pyodide.ffi import create_proxy
 
-from frontend_py import backgrounds, transform, webgl
-from frontend_py.cutout import UNPACK_GLSL
-from frontend_py.dom import h, nullable, on, spawn
-from frontend_py.layout import ASPECTS, STAGE, LayerState, Layout
-from frontend_py.overlays import BY_NAME
+from frontend_py import transform, webgl
+from frontend_py.dom import h, on, spawn
+from frontend_py.layout import ASPECTS, Layout
 from frontend_py.placement import row_places
+from frontend_py.stagerenderer import DEFAULT_PERSON_ASPECT, Person, StageRenderer, resolution_scale
 from frontend_py.ui import t, text
 
 SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
-# Without a hardware GPU (SwiftShader, llvmpipe) the browser rasterises on the CPU cores the
-# camera pipeline and the calls need too: the stage then renders at half size (a quarter of
-# the pixels). `?stage-scale=1` forces full size (bench/stage.py measures that).
-SOFTWARE_SCALE = 0.5
-DEFAULT_PERSON_ASPECT = 4 / 3
 STICKER_SCALE = 0.25
 NUDGE_PX, NUDGE_FAST_PX = 2.0, 20.0
 FRAME_INTERVAL_MS = 1000 / 30  # redraws are capped: the stage changes at most at camera rate
-
-LAYER_VERTEX = """#version 300 es
-in vec2 corner;
-out vec2 uv;
-uniform mat3 to_clip;  // the layer's unit quad about the origin -> clip space
-void main() {
-  uv = corner;
-  gl_Position = vec4((to_clip * vec3(corner - 0.5, 1.0)).xy, 0.0, 1.0);
-}
-"""
-
-LAYER_FRAGMENT = f"""#version 300 es
-precision highp float;
-in vec2 uv;
-uniform sampler2D content;  // PACKED: a person's packed video, else a premultiplied picture
-uniform float half_texel;
-uniform float opacity;
-uniform vec4 crop;        // uv offset and size of the part of the picture shown (cover fit)
-out vec4 colour;
-{UNPACK_GLSL}
-void main() {{
-  vec2 at = crop.xy + uv * crop.zw;
-#ifdef PACKED
-  colour = unpack(content, at, half_texel) * opacity;
-#else
-  colour = texture(content, at) * opacity;
-#endif
-}}
-"""
-
-
-def resolution_scale(gl: Any) -> float:
-    forced = nullable(js.URLSearchParams.new(js.location.search).get("stage-scale"))
-    if forced:
-        return min(1.0, max(0.25, float(forced)))
-    return SOFTWARE_SCALE if webgl.software_renderer(gl) else 1.0
-
-
-@dataclass
-class Person:
-    """A person's packed frames: a <video> of their stream, uploaded as each frame arrives, or
-    for ourselves the pipeline's frames as bytes (no decode, and no canvas-to-canvas copy)."""
-
-    source: Any  # their <video>; None for ourselves
-    texture: Any  # webgl.VideoTexture for a video, webgl.Texture for our own frames
-    own_size: tuple[int, int] = (0, 0)
-    uploading: bool = False
-    pending: Any = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Width and height of the packed frame (twice the picture's height)."""
-        if self.source is None:
-            return self.own_size
-        return int(self.source.videoWidth), int(self.source.videoHeight)
-
-    @property
-    def aspect(self) -> float:
-        width, packed_height = self.size
-        return width / (packed_height // 2) if width and packed_height >= 2 else DEFAULT_PERSON_ASPECT
-
-    @property
-    def planar(self) -> bool:
-        return isinstance(self.texture, webgl.VideoTexture) and self.texture.planar
-
-    def bind(self) -> dict[str, Any]:
-        """Bind to unit 0 (and 1, 2 for a frame's chroma planes); the uniforms that go with it."""
-        if isinstance(self.texture, webgl.VideoTexture):
-            return self.texture.bind(0, 1, 2)
-        self.texture.bind(0)
-        return {}
-
-
-@dataclass
-class Picture:
-    texture: webgl.Texture
-    aspect: float
 
 
 class Stage:
@@ -126,20 +42,8 @@ class Stage:
         self.gl = webgl.context(self.canvas, alpha=False)
         self.software = webgl.software_renderer(self.gl)
         self.resolution = resolution_scale(self.gl)
-        self.quad = webgl.unit_quad(self.gl)
-        # Pictures, people as RGB frames and people as planar ones (webgl.VideoTexture): a
-        # program each, as a software GPU would run every branch of one program for each pixel.
-        self.picture_program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
-        self.person_programs = {
-            planar: webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX, ("PACKED", "PLANAR") if planar else ("PACKED",))
-            for planar in (False, True)
-        }
-        self.people: dict[str, Person] = {}
-        self.stickers: dict[str, Picture] = {}
-        self.loading: set[str] = set()
-        self.images: dict[str, Any] = {}  # custom backgrounds by id, decoded (ImageBitmap)
-        self.background: Picture | None = None
-        self.background_key = ""
+        self.renderer = StageRenderer(self.gl, self._redraw)
+        self.people = self.renderer.people
         self.selected: str | None = None
         self.drag: dict[str, Any] | None = None
         self.dirty = True
@@ -210,10 +114,11 @@ class Stage:
         self.dirty = True
 
     def add_image(self, image: str, bitmap: Any) -> None:
-        self.images[image] = bitmap
-        if self.layout.stage().background == image:
-            self.background_key = ""
-            self.dirty = True
+        self.renderer.add_image(image, bitmap)
+        self.dirty = True
+
+    def _redraw(self) -> None:
+        self.dirty = True
 
     def changed(self) -> None:
         """The layout changed (here or from a peer): redraw, and keep our own place tidy."""
@@ -248,7 +153,6 @@ class Stage:
             self.canvas.width, self.canvas.height = width, height
             self.selection.setAttribute("viewBox", f"0 0 {width} {height}")
             self.frame.dataset.aspect = self.layout.stage().aspect
-            self.background_key = ""
             self.dirty = True
 
     def _animation_frame(self, now: float) -> None:
@@ -264,90 +168,16 @@ class Stage:
         js.requestAnimationFrame(self._on_animation_frame)
 
     def draw(self) -> None:
-        gl = self.gl
         width, height = int(self.canvas.width), int(self.canvas.height)
-        self._refresh_background(width, height)
-        webgl.bind_canvas(gl, width, height)
-        gl.clearColor(0.17, 0.15, 0.22, 1)
-        gl.clear(gl.COLOR_BUFFER_BIT)
-        if self.background is not None:  # opaque: no blending (a software GPU pays per pixel)
-            full = LayerState(STAGE, "stage", x=0.5, y=0.5, scale=1.0)
-            self._draw_picture(self.background, full, width / height, width, height, cover=True)
-        gl.enable(gl.BLEND)
-        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA)
-        for layer in self.layout.layers():
-            if layer.kind == "person":
-                person = self.people.get(layer.id)
-                if person is None or not person.size[0]:
-                    continue
-                self.person_programs[person.planar].use(
-                    **person.bind(),
-                    content=0,
-                    half_texel=0.5 / max(1, person.size[1]),
-                    opacity=layer.opacity,
-                    crop=(0.0, 0.0, 1.0, 1.0),
-                    to_clip=transform.clip_matrix(layer, person.aspect, width, height),
-                )
-                webgl.draw_quad(gl)
-            else:
-                picture = self._sticker(layer.sticker)
-                if picture is not None:
-                    self._draw_picture(picture, layer, picture.aspect, width, height)
-        gl.disable(gl.BLEND)
-
-    def _draw_picture(self, picture: Picture, layer: LayerState, aspect: float, width: int, height: int, cover: bool = False) -> None:
-        crop = (0.0, 0.0, 1.0, 1.0)
-        if cover:  # fill the layer, cutting what sticks out of the picture's longer side
-            ratio = picture.aspect / aspect
-            crop = ((1 - 1 / ratio) / 2, 0.0, 1 / ratio, 1.0) if ratio > 1 else (0.0, (1 - ratio) / 2, 1.0, ratio)
-        picture.texture.bind(0)
-        self.picture_program.use(
-            content=0, half_texel=0.0, opacity=layer.opacity, crop=crop,
-            to_clip=transform.clip_matrix(layer, aspect, width, height),
-        )
-        webgl.draw_quad(self.gl)
-
-    def _refresh_background(self, width: int, height: int) -> None:
-        name = self.layout.stage().background
-        key = f"{name}@{width}x{height}"
-        if key == self.background_key:
-            return
-        if name in backgrounds.PRESETS:
-            source, aspect = backgrounds.paint(name, width, height), width / height
-        elif name in self.images:
-            bitmap = self.images[name]
-            source, aspect = bitmap, int(bitmap.width) / int(bitmap.height)
-        else:
-            return  # a custom image still on its way: keep the last background meanwhile
-        if self.background is None:
-            self.background = Picture(webgl.Texture(self.gl), aspect)
-        self.background.aspect = aspect
-        self.background.texture.upload(source, width, height)
-        self.background_key = key
-
-    def _sticker(self, name: str) -> Picture | None:
-        if name in self.stickers:
-            return self.stickers[name]
-        if name in BY_NAME and name not in self.loading:
-            self.loading.add(name)
-            self._load_sticker(name)
-        return None
-
-    def _load_sticker(self, name: str) -> None:
-        async def load() -> None:
-            texture, (_, _, box_width, box_height) = await webgl.overlay_art(self.gl, name)
-            self.stickers[name] = Picture(texture, box_width / box_height)
-            self.dirty = True
-
-        spawn(load())
+        webgl.bind_canvas(self.gl, width, height)
+        self.renderer.draw(self.layout.stage(), self.layout.layers(), width, height)
 
     def _aspect(self, layer_id: str) -> float:
         layer = self.layout.layer(layer_id)
-        if layer is not None and layer.kind == "sticker":
-            picture = self.stickers.get(layer.sticker)
-            return picture.aspect if picture else 1.0
-        person = self.people.get(layer_id)
-        return person.aspect if person else DEFAULT_PERSON_ASPECT
+        if layer is None:
+            person = self.people.get(layer_id)
+            return person.aspect if person else DEFAULT_PERSON_ASPECT
+        return self.renderer.aspect(layer)
 
     def render_times(self) -> list[float]:
         return list(self.draw_times)

@@ -318,6 +318,10 @@ class Target:
         self.gl.bindFramebuffer(self.gl.FRAMEBUFFER, self.framebuffer)
         self.gl.viewport(0, 0, self.width, self.height)
 
+    def delete(self) -> None:
+        self.gl.deleteFramebuffer(self.framebuffer)
+        self.texture.delete()
+
 
 class PixelReader:
     """A render target read back without stalling the page: `read()` after drawing queues the
