@@ -28,7 +28,7 @@ from frontend_py.datachannel import (
     StillHeader,
     parse_capture,
 )
-from frontend_py.dom import spawn
+from frontend_py.dom import js_object, spawn
 from frontend_py.gallery import Gallery
 from frontend_py.imagecheck import ImageRejected
 from frontend_py.layout import Layout
@@ -46,6 +46,7 @@ from frontend_py.shutter import (
     wins,
 )
 from frontend_py.stagerenderer import Person, Picture, StageRenderer
+from frontend_py.ui import t
 
 SHOTS_KEPT = 6  # shots whose stills are kept (a strip's four and a little slack)
 MAX_BUFFERED = 1 << 20  # bytes queued per data channel before a still waits
@@ -318,7 +319,7 @@ class Capture:
     async def _print_strip(self, series: str, photos: list[Any]) -> None:
         del self.series_photos[series]
         kind, frame, caption = self.controls.strip_options()
-        date_text = str(js.Date.new().toLocaleDateString())
+        date_text = str(js.Date.new().toLocaleDateString(t.language, js_object({"year": "numeric", "month": "long", "day": "numeric"})))
         blob = await photo.strip(kind, frame, photos, caption, date_text)
         for bitmap in photos:
             if bitmap is not None:

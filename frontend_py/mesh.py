@@ -50,6 +50,7 @@ class Mesh:
         self.participants: dict[str, Participant] = {}
         self.links: dict[str, PeerLink] = {}
         self.muted = False
+        self.bitrate_cap = 0.0  # diagnostics only: a narrower uplink than the booth's budget
 
     def handle(self, message: ServerMessage) -> None:
         if isinstance(message, Welcome):
@@ -149,6 +150,8 @@ class Mesh:
 
     def _adapt_video(self) -> None:
         encoding = video_encoding(len(self.participants) + 1)
+        if self.bitrate_cap:
+            encoding["maxBitrate"] = min(encoding["maxBitrate"], self.bitrate_cap)
         for link in self.links.values():
             if link.state == "connected":
                 spawn(link.limit_video(encoding))

@@ -155,6 +155,7 @@ class Room:
             self.diagnostics = DiagnosticsPanel(self.pipeline)
         progress("enter.connecting")
         self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change, self._on_peer_message, self._on_channel_open)
+        self.mesh.bitrate_cap = diagnostic_number("max-video-bps")
         try:
             welcome = await self.client.join()
         except JoinRefused as refused:

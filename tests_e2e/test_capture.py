@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page
 
+from frontend_py import photostrip
 from frontend_py.layout import PHOTO_SIZES
 from frontend_py.transform import map_point, matrix
 from tests_e2e.media import FakeMedia
@@ -114,4 +115,28 @@ def test_one_press_gives_everyone_the_same_photo(open_page: OpenPage, fake_media
     layers = state(ana)["layers"]
     for layer in layers:
         assert region_mean_error(photos[0], layer, fake_media.reference.astype(float)) < 30, layer["id"]
-    assert not ana.is_disabled("#shutter")
+
+    # Two presses at the same instant: one countdown, one more photo each, no countdown stuck.
+    at = ana.evaluate("() => Date.now()") + 1000
+    for page in (bo, cy):
+        page.evaluate("at => setTimeout(() => document.querySelector('#shutter').click(), at - Date.now())", at)
+    assert poll(lambda: all(page.locator(".gallery-item").count() == 2 for page in pages), timeout=PHOTO_TIMEOUT_S)
+    assert poll(lambda: not any(capture_report(page)["busy"] for page in pages), timeout=10)
+    assert len({capture_report(page)["started"][-1][0] for page in pages}) == 1
+    assert all(page.locator(".gallery-item").count() == 2 and page.is_enabled("#shutter") for page in pages)
+
+    # A 4-cut strip: four countdowns, everyone sees which shot is next, one print each.
+    ana.select_option("#capture-mode", "4")
+    ana.fill("#strip-caption", "우리 셋 · us three")
+    ana.click("#shutter")
+    for page in pages:
+        page.wait_for_selector("#series-progress:not([hidden])", timeout=10_000)
+    assert "1" in ana.inner_text("#series-progress") and "4" in ana.inner_text("#series-progress")
+    for page in pages:
+        page.wait_for_selector(".gallery-item[data-kind='strip']", timeout=120_000)
+    name, strip = downloaded(ana, ".gallery-item[data-kind='strip'] .gallery-item-download", tmp_path / "strip")
+    assert name.startswith("clov-strip-") and strip.size == photostrip.size("strip")
+    pixels = np.asarray(strip.convert("RGB")).astype(float)
+    for panel in photostrip.panels("strip"):
+        inside = pixels[int(panel.y) + 4:int(panel.y + panel.height) - 4, int(panel.x) + 4:int(panel.x + panel.width) - 4]
+        assert inside.std() > 20, panel  # a picture, not the placeholder's flat colour
