@@ -20,8 +20,8 @@ from playwright.sync_api import Page
 from frontend_py import photostrip
 from frontend_py.layout import PHOTO_SIZES
 from frontend_py.transform import map_point, matrix
-from tests_e2e.media import FakeMedia
-from tests_e2e.test_call import own_id, poll, wait_connected
+from tests_e2e.media import FakeMedia, write_y4m
+from tests_e2e.test_call import own_id, poll, received_frame, wait_connected
 from tests_e2e.test_stage import NO_REMOVAL, layer_state, state
 
 OpenPage = Callable[..., Page]
@@ -140,3 +140,94 @@ def test_one_press_gives_everyone_the_same_photo(open_page: OpenPage, fake_media
     for panel in photostrip.panels("strip"):
         inside = pixels[int(panel.y) + 4:int(panel.y + panel.height) - 4, int(panel.x) + 4:int(panel.x + panel.width) - 4]
         assert inside.std() > 20, panel  # a picture, not the placeholder's flat colour
+
+    # Cy turns hostile: a broken still and garbage beside it; Bo leaves during the countdown.
+    # The photo is still made, Cy taken from the video Ana receives, and nobody is stuck.
+    ana_id, bo_id, cy_id = ids
+    cy.evaluate(SABOTAGE, [json.dumps(junk) for junk in junk_messages(ana_id)])
+    ana.select_option("#capture-mode", "1")
+    ana.select_option("#countdown-seconds", "5")
+    ana.click("#shutter")
+    cy.wait_for_selector("#countdown-number:not(:empty)", timeout=10_000)
+    bo.close()
+    for page in (ana, cy):
+        assert poll(lambda page=page: page.locator(".gallery-item[data-kind='photo']").count() == 3, timeout=PHOTO_TIMEOUT_S)
+    assert "Cy" in ana.inner_text(".gallery-item[data-kind='photo'] .gallery-note")
+    _, last = downloaded(ana, ".gallery-item[data-kind='photo'] .gallery-item-download", tmp_path / "last")
+    assert last.size == PHOTO_SIZES["16:9"]
+    assert ana.is_enabled("#shutter") and cy.is_enabled("#shutter")
+
+
+# Cy's data channel sends garbage before its still, and breaks the still's PNG signature.
+SABOTAGE = """junk => {
+  const send = RTCDataChannel.prototype.send;
+  RTCDataChannel.prototype.send = function (data) {
+    if (typeof data === 'string' && data.includes('"type": "still"')) {
+      for (const message of junk) send.call(this, message);
+      send.call(this, new Uint8Array(300 * 1024));
+    }
+    if (typeof data !== 'string') {
+      const bytes = new Uint8Array(data);
+      if (bytes[4] === 0 && bytes[5] === 0 && bytes[6] === 0 && bytes[7] === 0) bytes[9] ^= 0xff;
+      data = bytes;
+    }
+    return send.call(this, data);
+  };
+}"""
+
+
+def junk_messages(victim: str) -> list[object]:
+    return [
+        {"type": "still", "shot": "x:1", "transfer": 1, "bytes": 10**12, "mime": "image/png", "width": 9, "height": 9},
+        {"type": "shutter", "shot": f"{victim}:99", "at": 1, "countdown": 3, "series": f"{victim}:99", "index": 0, "count": 1},
+        {"type": "shutter", "shot": "x:1", "at": "soon", "countdown": 3, "series": "x:1", "index": 0, "count": 1},
+        {"type": "photo", "shot": f"{victim}:1", "stills": [], "ops": []},
+        {"type": "photo", "shot": "x:1", "stills": [[]], "ops": [{"layer": "x", "prop": "x", "value": 1e308 * 10}]},
+        {"type": "clock", "t0": -5},
+        ["not", "an", "object"],
+        "shutter",
+    ]
+
+
+def high_frequency(picture: np.ndarray) -> float:
+    """Mean absolute Laplacian of the grey picture: how much fine detail it shows."""
+    grey = picture.astype(float).mean(axis=2)
+    return float(np.abs(4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]).mean())
+
+
+def test_a_photo_shows_people_from_their_full_resolution_still(open_page: OpenPage, launch_browser, fake_media: FakeMedia, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 1280x720 camera: peers get 640x360 video (and here through a narrow uplink), but the
+    photo shows each person from their own 1280x720 still. The camera's picture carries a
+    fine 2-pixel check, detail that only the full resolution can show."""
+    picture = np.asarray(Image.fromarray(fake_media.reference).resize((1280, 720), Image.LANCZOS)).astype(int)
+    rows, columns = np.indices(picture.shape[:2])
+    picture = np.clip(picture + np.where((rows // 2 + columns // 2) % 2, 24, -24)[..., None], 0, 255).astype(np.uint8)
+    video_file = write_y4m(tmp_path / "hd.y4m", picture, 15)
+    hd_camera_browser = launch_browser(media=FakeMedia(video=video_file, audio=fake_media.audio, reference=picture))
+
+    def enter_hd(url: str, name: str, create: bool = False) -> Page:
+        return enter(lambda target: open_page(target, browser=hd_camera_browser), url, name, create)
+
+    ana = enter_hd("/", "Ana", create=True)
+    link = ana.evaluate("() => location.href")
+    path, _, token = link.partition("#")
+    bo = enter_hd(f"{path}?diagnostics=1&max-video-bps=300000#{token}", "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id, timeout=60_000)
+    wait_connected(bo, ana_id, timeout=60_000)
+    assert poll(lambda: len(state(ana)["layers"]) == 2, timeout=30)
+    video = received_frame(ana, bo_id)
+    assert video.shape[:2] == (360, 640)
+
+    ana.click("#shutter")
+    ana.wait_for_selector(".gallery-item[data-kind='photo']", timeout=PHOTO_TIMEOUT_S * 1000)
+    _, image = downloaded(ana, ".gallery-item-download", tmp_path)
+    photo = np.asarray(image.convert("RGB"))
+    report = state(ana)
+    bo_layer = next(layer for layer in report["layers"] if layer["id"] == bo_id)
+    xs, ys = zip(*[(x * photo.shape[1] / report["width"], y * photo.shape[0] / report["height"]) for x, y in bo_layer["corners"]])
+    region = photo[int(min(ys)) + 3:int(max(ys)) - 3, int(min(xs)) + 3:int(max(xs)) - 3]
+    assert region.shape[0] > 400  # the person is shown larger than the video's 360 rows
+    video_there = np.asarray(Image.fromarray(video).resize((region.shape[1], region.shape[0]), Image.BICUBIC))
+    sharpness = high_frequency(region), high_frequency(video_there)
+    assert sharpness[0] > 1.5 * sharpness[1], sharpness
