@@ -18,12 +18,15 @@ from typing import Any, Callable
 
 import js
 
-from frontend_py import clocksync, datachannel, photo
+from frontend_py import clocksync, datachannel, photo, transfers
 from frontend_py.capturecontrols import CaptureControls
 from frontend_py.datachannel import (
-    BinaryTransfer,
+    CAPTURE_TYPES,
+    ClipHeader,
     ClockProbe,
+    Header,
     PhotoDecision,
+    Recording,
     Shutter,
     StillHeader,
     parse_capture,
@@ -49,7 +52,6 @@ from frontend_py.stagerenderer import Person, Picture, StageRenderer
 from frontend_py.ui import t
 
 SHOTS_KEPT = 6  # shots whose stills are kept (a strip's four and a little slack)
-MAX_BUFFERED = 1 << 20  # bytes queued per data channel before a still waits
 POLL_S = 0.05
 
 
@@ -83,11 +85,19 @@ class Capture:
         self.shots: OrderedDict[str, Shot] = OrderedDict()
         self.current: Shot | None = None
         self.countdown_task: asyncio.Future[Any] | None = None
-        self.incoming: dict[str, BinaryTransfer] = {}  # one still in flight per sender
+        self.incoming = transfers.Incoming(self._arrived, self._arriving)
+        # Clips shared by others, and who records: clips.py.
+        self.on_clip: Callable[[str, ClipHeader, bytes], None] = lambda _peer, _header, _data: None
+        self.on_clip_progress: Callable[[str, float], None] = lambda _peer, _fraction: None
+        self.on_recording: Callable[[str, bool], None] = lambda _peer, _on: None
         self.series_photos: dict[str, list[Any]] = {}  # series -> ImageBitmaps of its photos
         self.pressed = 0
         self.transfers = 0
-        self.started: list[tuple[str, float]] = []  # (shot, true epoch ms) countdowns shown: the bench reads it
+        # For the tests and bench/capture.py, on the true clock (epoch ms): countdowns shown,
+        # photos made, and the size of each still we sent.
+        self.started: list[tuple[str, float]] = []
+        self.composed: list[tuple[str, float]] = []
+        self.still_bytes: list[int] = []
         self.controls = CaptureControls(self.press)
         self._pinging = spawn(self._keep_clocks())
 
@@ -123,9 +133,9 @@ class Capture:
     def receive(self, peer: str, message: dict[str, Any] | bytes) -> bool:
         """Take a capture message from `peer`; False if it is not one (for stagesync)."""
         if isinstance(message, bytes):
-            self._chunk(peer, message)
+            self.incoming.chunk(peer, message)
             return True
-        if message.get("type") not in ("clock", "shutter", "still", "photo"):
+        if message.get("type") not in CAPTURE_TYPES:
             return False
         parsed = parse_capture(message)
         if isinstance(parsed, ClockProbe):
@@ -133,34 +143,36 @@ class Capture:
         elif isinstance(parsed, Shutter) and parsed.presser == peer:
             if self.limit.allow(peer, time.monotonic()):
                 self._start(parsed, self.clocks.to_local(peer, parsed.at))
-        elif isinstance(parsed, StillHeader) and parsed.shot in self.shots:
-            self.incoming[peer] = BinaryTransfer(parsed)
+        elif (isinstance(parsed, StillHeader) and parsed.shot in self.shots) or isinstance(parsed, ClipHeader):
+            self.incoming.announce(peer, parsed)
+        elif isinstance(parsed, Recording):
+            self.on_recording(peer, parsed.on)
         elif isinstance(parsed, PhotoDecision) and datachannel.shot_owner(parsed.shot) == peer:
             shot = self.shots.get(parsed.shot)
             if shot is not None and not shot.decision.done():
                 shot.decision.set_result(parsed)
         return True
 
-    def _chunk(self, peer: str, data: bytes) -> None:
-        chunk = datachannel.parse_binary(data)
-        transfer = self.incoming.get(peer)
-        if chunk is None or transfer is None or chunk[0] != transfer.header.transfer:
+    def _arrived(self, peer: str, header: Header, data: bytes) -> None:
+        if isinstance(header, ClipHeader):
+            self.on_clip(peer, header, data)
             return
-        try:
-            whole = transfer.add(chunk[1], chunk[2])
-        except ValueError:
-            del self.incoming[peer]  # a sender that breaks its own transfer loses it, nobody else's
-            return
-        if whole is not None:
-            del self.incoming[peer]
-            shot = self.shots.get(transfer.header.shot)
-            if shot is not None:
-                shot.stills[peer] = (whole, transfer.header.width, transfer.header.height)
+        shot = self.shots.get(header.shot)
+        if shot is not None:
+            shot.stills[peer] = (data, header.width, header.height)
+
+    def _arriving(self, peer: str, header: Header, fraction: float) -> None:
+        if isinstance(header, ClipHeader):
+            self.on_clip_progress(peer, fraction)
+
+    def next_transfer(self) -> int:
+        self.transfers += 1
+        return self.transfers
 
     def peer_left(self, peer: str) -> None:
         self.clocks.forget(peer)
         self.limit.forget(peer)
-        self.incoming.pop(peer, None)
+        self.incoming.forget(peer)
 
     # ----------------------------------------------------------------- countdowns
 
@@ -218,7 +230,7 @@ class Capture:
         self.controls.series(shutter.index, shutter.count)
         await self._sleep_until(shot.local_start)
         self.started.append((shutter.shot, self.now() - self.skew))
-        del self.started[:-50]
+        del self.started[:-100]
         while (left := shot.local_shot - self.now()) > 0:
             self.controls.show_countdown(math.ceil(left / 1000.0 - 1e-3))
             await self._sleep_until(shot.local_shot - (math.ceil(left / 1000.0 - 1e-3) - 1) * 1000.0)
@@ -236,24 +248,11 @@ class Capture:
         blob = await photo.encode_png(pixels, width, height)
         data = js.Uint8Array.new(await blob.arrayBuffer())
         shot.stills[self.own_id] = (data.to_bytes(), width, height)
-        self.transfers += 1
-        header = StillHeader(shot.shutter.shot, self.transfers, int(data.length), photo.PNG, width, height)
+        self.still_bytes.append(int(data.length))
+        del self.still_bytes[:-100]
+        header = StillHeader(shot.shutter.shot, self.next_transfer(), int(data.length), photo.PNG, width, height)
         for peer in list(self.mesh.links):
-            spawn(self._send_still(peer, header, data))
-
-    async def _send_still(self, peer: str, header: StillHeader, data: Any) -> None:
-        if not self.mesh.send(peer, header.message()):
-            return
-        size = datachannel.BINARY_CHUNK_BYTES
-        for index in range(header.chunks):
-            while self.mesh.buffered(peer) > MAX_BUFFERED:
-                await asyncio.sleep(0.02)
-            payload = data.subarray(index * size, (index + 1) * size)
-            chunk = js.Uint8Array.new(datachannel.BINARY_HEADER.size + int(payload.length))
-            chunk.set(js.Uint8Array.new(datachannel.BINARY_HEADER.pack(header.transfer, index)), 0)
-            chunk.set(payload, datachannel.BINARY_HEADER.size)
-            if not self.mesh.send_bytes(peer, chunk):
-                return
+            spawn(transfers.send(self.mesh, peer, header, data))
 
     async def _decision(self, shot: Shot) -> PhotoDecision:
         """The presser decides; everyone else waits for its word, or decides alone when the
@@ -314,6 +313,8 @@ class Capture:
             photos[shot.shutter.index] = await js.createImageBitmap(blob)
             if shot.shutter.index + 1 == shot.shutter.count:
                 await self._print_strip(series, photos)
+        self.composed.append((shot.shutter.shot, self.now() - self.skew))
+        del self.composed[:-100]
         self.controls.taken()
 
     async def _print_strip(self, series: str, photos: list[Any]) -> None:
@@ -331,6 +332,8 @@ class Capture:
         """For the tests and bench/capture.py: countdowns shown, and clock estimates."""
         return {
             "started": self.started,
+            "composed": self.composed,
+            "still_bytes": self.still_bytes,
             "offsets": {peer: clock.offset for peer, clock in self.clocks.peers.items()},
             "busy": self.current is not None,
         }

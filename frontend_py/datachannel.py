@@ -7,13 +7,15 @@
   {"type": "clock", "t0": ms} / {"type": "clock", "t0": ms, "t1": ms, "t2": ms}
   {"type": "shutter", "shot": str, "at": ms, "countdown": s, "series": str, "index": int, "count": int}
   {"type": "still", "shot": str, "transfer": int, "bytes": int, "mime": str, "width": int, "height": int}
-  {"type": "photo", "shot": str, "stills": [peer, ...], "stage": {...}, "layers": [...]}
+  {"type": "photo", "shot": str, "stills": [peer, ...], "ops": [op, ...]}
+  {"type": "recording", "on": bool}                         "I am recording a clip" (or stopped)
+  {"type": "clip", "transfer": int, "bytes": int, "mime": str, "width": int, "height": int}
   binary: transfer number (uint32, big-endian), chunk index (uint32), then the chunk's bytes
 
 A custom background travels as chunks of a JPEG whose id is "img:" + its sha256, so a
 receiver can tell a complete, intact image from anything else. A still (a person's own
 full-resolution cut-out at a shot, capture.py) is announced by a "still" message and
-follows as binary chunks of its transfer. Every message from a peer is checked here before
+follows as binary chunks of its transfer, as does a clip someone shares. Every message from a peer is checked here before
 anything uses it: `parse` returns None for anything malformed. Pure Python (CPython tests).
 """
 
@@ -41,6 +43,8 @@ BINARY_HEADER = struct.Struct(">II")
 MAX_STILL_BYTES = 16 * 1024 * 1024  # a 1920x1080 cut-out as PNG is 2-5 MB
 MAX_STILL_SIDE = 4096
 STILL_TYPES = frozenset({"image/png", "image/webp"})
+MAX_CLIP_BYTES = 64 * 1024 * 1024  # 60 s at the recorder's 5 Mbit/s is ~38 MB
+CLIP_TYPES = frozenset({"video/mp4", "video/webm"})
 COUNTDOWNS = (3, 5, 10)
 SERIES_LENGTHS = (1, 4)
 MAX_PHOTO_OPS = 2000  # a frozen layout: 6 people and a few hundred stickers
@@ -204,6 +208,34 @@ class StillHeader:
 
 
 @dataclass(frozen=True)
+class ClipHeader:
+    """A shared clip on its way: `bytes` of a video of `mime`, in binary chunks of `transfer`."""
+
+    transfer: int
+    bytes: int
+    mime: str
+    width: int
+    height: int
+
+    @property
+    def chunks(self) -> int:
+        return max(1, math.ceil(self.bytes / BINARY_CHUNK_BYTES))
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "clip", **self.__dict__}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A peer started (or stopped) recording a clip: everyone must know they are recorded."""
+
+    on: bool
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "recording", "on": self.on}
+
+
+@dataclass(frozen=True)
 class PhotoDecision:
     """The presser's word on a shot: whose stills count, and the layout as of the shot."""
 
@@ -222,12 +254,13 @@ class PhotoDecision:
         return {"type": "photo", "shot": self.shot, "stills": list(self.stills), "ops": list(self.ops)}
 
 
-Message = ClockProbe | Shutter | StillHeader | PhotoDecision
+Message = ClockProbe | Shutter | StillHeader | PhotoDecision | ClipHeader | Recording
+Header = StillHeader | ClipHeader  # what announces a binary transfer
 
 
 def parse_capture(message: dict[str, Any]) -> Message | None:
-    """A clock, shutter, still or photo message, checked in full; None if it is none of
-    those or is malformed in any way."""
+    """A clock, shutter, still, photo, recording or clip message, checked in full; None if it
+    is none of those or is malformed in any way."""
     try:
         return _PARSERS[message["type"]](message)
     except (KeyError, TypeError, ValueError):
@@ -274,7 +307,26 @@ def _photo(message: dict[str, Any]) -> PhotoDecision:
     return decision
 
 
-_PARSERS = {"clock": _clock, "shutter": _shutter, "still": _still, "photo": _photo}
+def _clip(message: dict[str, Any]) -> ClipHeader:
+    mime = message["mime"]
+    if mime not in CLIP_TYPES:
+        raise ValueError("bad clip type")
+    return ClipHeader(
+        _int(message["transfer"], 0, 2**32 - 1), _int(message["bytes"], 1, MAX_CLIP_BYTES), mime,
+        _int(message["width"], 1, MAX_STILL_SIDE), _int(message["height"], 1, MAX_STILL_SIDE),
+    )
+
+
+def _recording(message: dict[str, Any]) -> Recording:
+    if not isinstance(message["on"], bool):
+        raise ValueError("bad recording flag")
+    return Recording(message["on"])
+
+
+_PARSERS = {
+    "clock": _clock, "shutter": _shutter, "still": _still, "photo": _photo, "clip": _clip, "recording": _recording,
+}
+CAPTURE_TYPES = frozenset(_PARSERS)
 
 
 def binary_chunks(transfer: int, data: bytes) -> list[bytes]:
@@ -295,11 +347,11 @@ def parse_binary(data: bytes) -> tuple[int, int, bytes] | None:
 
 
 class BinaryTransfer:
-    """One announced still arriving in binary chunks, in order (the channel is ordered and
-    reliable). `add` returns the whole payload once complete; ValueError for a chunk that
+    """One announced still or clip arriving in binary chunks, in order (the channel is ordered
+    and reliable). `add` returns the whole payload once complete; ValueError for a chunk that
     does not belong (wrong index, too many bytes), after which the transfer is dead."""
 
-    def __init__(self, header: StillHeader) -> None:
+    def __init__(self, header: Header) -> None:
         self.header = header
         self.parts: list[bytes] = []
         self.received = 0

@@ -11,7 +11,7 @@ privacy mode (privacy.py), decided in the one shader that draws it, with no extr
 
 Overlays are drawn into both halves afterwards, in face space. The packed frame may be
 smaller than the camera's (the camera opens at up to 1280x720, peers get at most
-MAX_SENT_WIDTH); a still (`still`) is the same cut-out at the camera's own size, for photos.
+bandwidth.MAX_SENT_PIXELS); a still (`still`) is the same cut-out at the camera's own size, for photos.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import js
 
 from frontend_py import webgl
+from frontend_py.bandwidth import sent_size
 from frontend_py.facetracking import Face, mean_point
 from frontend_py.overlays import Overlay, placement, quad_matrix
 from frontend_py.privacy import Mode
@@ -35,7 +36,6 @@ HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, chea
 MATTE_EDGE = (0.3, 0.7)
 DILATION_TEXELS = 1.0  # of the matte: 2-3 camera pixels at 640x480 with a 256-texel matte
 BLUR_WIDTH = 20  # texels across the mipmap level the blurred picture is sampled from: 640x480 -> 20x15
-MAX_SENT_WIDTH = 640  # a mesh sends each frame up to five times: the video keeps today's size
 
 COLOUR_FRAGMENT = f"""#version 300 es
 precision highp float;
@@ -139,9 +139,8 @@ class Packer:
         self.reader: webgl.PixelReader | None = None
 
     def resize(self, camera_width: int, camera_height: int) -> None:
-        """Packed frames for a camera of this size: its picture, at most MAX_SENT_WIDTH wide."""
-        scale = min(1.0, MAX_SENT_WIDTH / camera_width)
-        self.width, self.height = 2 * round(camera_width * scale / 2), 2 * round(camera_height * scale / 2)
+        """Packed frames for a camera of this size (bandwidth.sent_size)."""
+        self.width, self.height = sent_size(camera_width, camera_height)
         self.camera_size = (camera_width, camera_height)
         self.reader = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
 

@@ -54,8 +54,13 @@ class _Feed:
 
 
 class _ClipFrames:
-    """The stage drawn on the clip's canvas whenever a person's video has a new frame or the
-    layout changed, at most clipformat.FPS times a second."""
+    """The stage drawn for the clip whenever a person's video has a new frame or the layout
+    changed, at most clipformat.FPS times a second.
+
+    It is drawn into a render target read back without stalling (webgl.PixelReader) and put
+    into a 2D canvas, which is what is captured: a captured WebGL canvas is read back by the
+    browser synchronously at each change, which on a software GPU blocks the page for tens
+    of milliseconds a frame (the page could not even take a click)."""
 
     def __init__(
         self, canvas: Any, gl: Any, layout: Layout,
@@ -63,6 +68,10 @@ class _ClipFrames:
     ) -> None:
         self.gl, self.layout, self.videos = gl, layout, videos
         self.width, self.height = int(canvas.width), int(canvas.height)
+        self.reader = webgl.PixelReader(webgl.Target(gl, self.width, self.height))
+        self.output = canvas.getContext("2d", js_object({"alpha": False}))
+        data = self.reader.data
+        self.image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), self.width, self.height)
         self.planar = webgl.software_renderer(gl)
         self.renderer = StageRenderer(gl, self._redraw)
         self.renderer.images = images
@@ -105,8 +114,11 @@ class _ClipFrames:
                 if await feed.person.texture.upload(feed.person.source):
                     self.shown[layer_id] = feed.person
             stage, layers = scene
-            webgl.bind_canvas(self.gl, self.width, self.height)
-            self.renderer.draw(stage, list(layers), self.width, self.height, self.shown)
+            self.reader.target.bind()
+            self.renderer.draw(stage, list(layers), self.width, self.height, self.shown, flip=True)
+            self.reader.read()
+            await self.reader.pixels()
+            self.output.putImageData(self.image, 0, 0)
             self.frames_drawn += 1
         finally:
             self.busy = False
@@ -280,7 +292,7 @@ class ClipRecorder:
         width, height = clipformat.SIZE[self.layout.stage().aspect]
         canvas = h("canvas", {"width": width, "height": height})
         try:
-            gl = webgl.context(canvas, alpha=False)
+            gl = webgl.context(h("canvas", {"width": 1, "height": 1}), alpha=False)
         except webgl.WebGLUnavailable as exc:
             raise RecordingUnavailable("clip.unsupported") from exc
         frames: _ClipFrames | None = None

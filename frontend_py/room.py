@@ -19,6 +19,7 @@ from frontend_py import media
 from frontend_py.backgroundpanel import BackgroundPanel
 from frontend_py.bandwidth import video_encoding
 from frontend_py.capture import Capture
+from frontend_py.clips import Clips
 from frontend_py.cutout import CutoutView
 from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number
 from frontend_py.dom import h, mark, on, spawn, stored
@@ -128,6 +129,7 @@ class Room:
         self.backgrounds: BackgroundPanel | None = None
         self.gallery = Gallery(room)
         self.capture: Capture | None = None
+        self.clips: Clips | None = None
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -175,6 +177,8 @@ class Room:
             self.sync.close()
         if self.capture is not None:
             self.capture.close()
+        if self.clips is not None:
+            self.clips.close()
         self._stop_pipeline()
 
     def _start_stage(self, own_id: str) -> None:
@@ -185,11 +189,15 @@ class Room:
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
         self.capture = Capture(
-            own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery,
-            lambda: {peer: participant.name for peer, participant in self.mesh.participants.items()} | {own_id: self.name},
+            own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
         )
+        self.clips = Clips(
+            own_id, self.mesh, layout, self.stage.renderer, self.gallery, self.capture,
+            lambda: {peer: tile.video for peer, tile in self.tiles.items()}, self._voices, self._names,
+        )
         self.stage.frame.append(self.capture.controls.overlay)
+        self.capture.controls.overlay.append(self.clips.indicator)
         spawn(self.gallery.restore())
         own = self.tiles[own_id] = Tile(own_id, self.name, is_self=True)
         own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
@@ -203,7 +211,15 @@ class Room:
         js.globalThis.clovStage = create_proxy(self._stage_report)
         js.globalThis.clovCutout = create_proxy(self._cutout_png)
         js.globalThis.clovStagePng = create_proxy(self.stage.png)
-        js.globalThis.clovCapture = create_proxy(lambda: json.dumps(self.capture.report()))
+        js.globalThis.clovCapture = create_proxy(lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
+
+    def _names(self) -> dict[str, str]:
+        return {peer: participant.name for peer, participant in self.mesh.participants.items()} | {self.mesh.own_id: self.name}
+
+    def _voices(self) -> list[Any]:
+        """The streams a clip mixes: our microphone's and everyone's."""
+        streams = [self.stream] if self.stream is not None else []
+        return streams + [participant.stream for participant in self.mesh.participants.values() if participant.stream is not None]
 
     def _stage_report(self) -> str:
         """The stage as this participant renders it, its draw times and when peers' edits
@@ -249,6 +265,8 @@ class Room:
                         {"class": "side"},
                         h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone),
                         self.gallery.element,
+                        self.clips.progress,
+                        self.clips.error,
                         self.capture.controls.strip_panel,
                         self.backgrounds.element,
                         sticker_tray(self.stage),
@@ -259,6 +277,7 @@ class Room:
                     "nav",
                     {"class": "controls"},
                     self.capture.controls.bar,
+                    self.clips.controls,
                     effects_bar(self.pipeline) if self.pipeline is not None else None,
                     self.mute_button,
                     copy_button(lambda: link, "copy-room-link", "copy.invite"),
@@ -298,6 +317,7 @@ class Room:
         if self.sync is not None:
             self.sync.channel_open(participant_id)
             self.capture.channel_open(participant_id)
+            self.clips.channel_open(participant_id)
 
     def _on_state(self, state: str, detail: str) -> None:
         if state == "joined":
@@ -319,6 +339,7 @@ class Room:
                 self.stage.remove_person(participant_id)
                 self.sync.participants_changed()
                 self.capture.peer_left(participant_id)
+                self.clips.peer_left(participant_id)
             self._layout()
             return
         if tile is None:
@@ -329,6 +350,7 @@ class Room:
         tile.name.textContent = participant.name
         if tile.set_stream(participant.stream, lambda speaking: self.mesh.set_speaking(participant_id, speaking)):
             self.stage.add_person(participant_id, tile.video)
+            self.clips.refresh()
         tile.set_flag("muted", participant.muted)
         tile.set_flag("speaking", participant.speaking)
         tile.set_flag("connected", participant.state == "connected")

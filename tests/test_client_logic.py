@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frontend_py.bandwidth import UPLINK_BUDGET_BPS, video_encoding
+from frontend_py.bandwidth import MAX_SENT_PIXELS, UPLINK_BUDGET_BPS, sent_size, video_encoding
 from frontend_py.i18n import STRINGS, Translator, error_key, pick_language
 from frontend_py.negotiation import Negotiator, is_polite
 from frontend_py.reconnect import Backoff, should_reconnect
@@ -173,3 +173,14 @@ def test_video_encoding_shrinks_as_the_mesh_grows() -> None:
     assert two == {"maxBitrate": 1_200_000, "scaleResolutionDownBy": 1.0, "maxFramerate": 30.0}
     assert six["scaleResolutionDownBy"] == 2.0 and six["maxFramerate"] == 15.0
     assert six["maxBitrate"] * 5 <= UPLINK_BUDGET_BPS
+
+
+@pytest.mark.parametrize("camera", [(640, 480), (320, 240), (192, 144), (1280, 720), (1920, 1080), (1280, 960), (720, 1280)])
+def test_the_sent_video_keeps_the_cameras_shape_within_a_vga_budget(camera: tuple[int, int]) -> None:
+    width, height = sent_size(*camera)
+    assert width * height <= MAX_SENT_PIXELS and width % 2 == 0
+    assert abs(width / height - camera[0] / camera[1]) < 0.01
+    if camera[0] * camera[1] <= MAX_SENT_PIXELS:
+        assert (width, height) == camera
+    else:
+        assert height % 16 == 0 and width * height > 0.85 * MAX_SENT_PIXELS
