@@ -188,10 +188,25 @@ class Shutter:
         return {"type": "shutter", **self.__dict__}
 
 
+class _Announced:
+    """What announces a binary transfer: its message type, and `bytes` to come in chunks."""
+
+    TYPE = ""
+    bytes: int
+
+    @property
+    def chunks(self) -> int:
+        return max(1, math.ceil(self.bytes / BINARY_CHUNK_BYTES))
+
+    def message(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **self.__dict__}
+
+
 @dataclass(frozen=True)
-class StillHeader:
+class StillHeader(_Announced):
     """A still on its way: `bytes` of an image of `mime`, in binary chunks of `transfer`."""
 
+    TYPE = "still"
     shot: str
     transfer: int
     bytes: int
@@ -199,30 +214,17 @@ class StillHeader:
     width: int
     height: int
 
-    @property
-    def chunks(self) -> int:
-        return max(1, math.ceil(self.bytes / BINARY_CHUNK_BYTES))
-
-    def message(self) -> dict[str, Any]:
-        return {"type": "still", **self.__dict__}
-
 
 @dataclass(frozen=True)
-class ClipHeader:
+class ClipHeader(_Announced):
     """A shared clip on its way: `bytes` of a video of `mime`, in binary chunks of `transfer`."""
 
+    TYPE = "clip"
     transfer: int
     bytes: int
     mime: str
     width: int
     height: int
-
-    @property
-    def chunks(self) -> int:
-        return max(1, math.ceil(self.bytes / BINARY_CHUNK_BYTES))
-
-    def message(self) -> dict[str, Any]:
-        return {"type": "clip", **self.__dict__}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Take the README's screenshots (docs/*.png): the lobby with its invite, the join screen, the
-stage with two friends, and the same after one of them rearranged it (sunglasses, a sticker,
-another background).
+stage with two friends, the same after one of them rearranged it (sunglasses, a sticker,
+another background), a countdown, and the photo it took, open in the gallery.
 
     .venv/bin/python scripts/screenshots.py
 
@@ -67,10 +67,20 @@ def main() -> None:
             host.click("[data-sticker='bunny-ears']")
             host.wait_for_timeout(5000)
             host.screenshot(path=str(ROOT / "docs" / "stage.png"))
+            host.evaluate("() => window.scrollTo(0, 0)")
+            host.click("#stage", position={"x": 5, "y": 5})  # nothing selected: the stage as friends see it
+            guest.click("#shutter")
+            host.wait_for_function("() => document.querySelector('#countdown-number').textContent === '3'", timeout=10_000)
+            host.screenshot(path=str(ROOT / "docs" / "countdown.png"))
+            host.wait_for_selector(".gallery-item[data-kind='photo']", timeout=60_000)
+            host.wait_for_timeout(3000)
+            host.click(".gallery-item .gallery-open")
+            host.wait_for_timeout(800)
+            host.screenshot(path=str(ROOT / "docs" / "gallery.png"))
             browser.close()
     finally:
         server.stop()
-    print("wrote docs/invite.png, docs/join.png, docs/room.png, docs/stage.png")
+    print("wrote docs/invite.png, docs/join.png, docs/room.png, docs/stage.png, docs/countdown.png, docs/gallery.png")
 
 
 if __name__ == "__main__":

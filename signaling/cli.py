@@ -45,9 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"clov: invalid option: {exc}", file=sys.stderr)
         return 2
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        print("clov: --tls-cert and --tls-key go together", file=sys.stderr)
-        return 2
     logs.configure(settings.log_level)
     cert, key = settings.tls_cert or None, settings.tls_key or None
     if settings.dev_cert and not cert:
@@ -60,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         ssl_certfile=cert,
         ssl_keyfile=key,
         ws="websockets-sansio",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +20,21 @@ def _bool(text: str) -> bool:
 
 def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _proxies(text: str) -> tuple[str, ...]:
+    proxies = _list(text)
+    for proxy in proxies:
+        if proxy != "*":
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted proxy {proxy!r} is not an address or a network") from exc
+    return proxies
+
+
+# Invites signed on one instance must open on every other: a random secret each would not.
+MIN_SHARED_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -40,8 +56,20 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("host", "127.0.0.1", "address to listen on"),
     Option("port", "8000", "TCP port to listen on", int),
+    Option(
+        "trusted_proxies",
+        "127.0.0.1,::1",
+        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; '*': any; empty: none",
+        _proxies,
+    ),
     Option("redis_url", "", "Redis URL (redis://host:port/db); empty: in-memory broker, one process"),
-    Option("secret", "", "secret that signs invite tokens; empty: random per start (invites die with the process)"),
+    Option(
+        "secret",
+        "",
+        "secret that signs invite tokens; empty: random per start (invites die with the process); "
+        f"with --redis-url: required, {MIN_SHARED_SECRET_BYTES}+ bytes, the same on every instance",
+    ),
     Option("invite_ttl", "86400", "seconds an invite link (and its room) stays valid", int),
     Option("tls_cert", "", "PEM certificate file for HTTPS/WSS"),
     Option("tls_key", "", "PEM private key file for HTTPS/WSS"),
@@ -54,6 +82,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("message_burst", "200", "signaling messages a connection may send in one burst", int),
     Option("room_create_rate", "0.5", "rooms per second one client address may create (sustained)", float),
     Option("room_create_burst", "20", "rooms one client address may create in one burst", int),
+    Option("unjoined_per_address", "64", "sockets one client address may hold open before they join", int),
+    Option("unjoined_max", "4096", "sockets the server holds open before they join, all addresses together", int),
     Option("ping_interval", "10", "seconds between WebSocket pings; a socket silent for interval+timeout is dead", float),
     Option("ping_timeout", "10", "seconds to wait for a pong before a socket counts as dead", float),
     Option("member_ttl", "30", "seconds a Redis membership lives without a heartbeat (crashed instances)", float),
@@ -66,6 +96,7 @@ OPTIONS: tuple[Option, ...] = (
 class Settings:
     host: str
     port: int
+    trusted_proxies: tuple[str, ...]
     redis_url: str
     secret: str
     invite_ttl: int
@@ -80,6 +111,8 @@ class Settings:
     message_burst: int
     room_create_rate: float
     room_create_burst: int
+    unjoined_per_address: int
+    unjoined_max: int
     ping_interval: float
     ping_timeout: float
     member_ttl: float
@@ -93,6 +126,17 @@ class Settings:
         values = {opt.name: opt.parse(environ.get(opt.env, opt.default)) for opt in OPTIONS}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.redis_url and len(self.secret.encode()) < MIN_SHARED_SECRET_BYTES:
+            raise ValueError(
+                f"with CLOV_REDIS_URL, set CLOV_SECRET (--secret) to at least {MIN_SHARED_SECRET_BYTES} "
+                "bytes, the same on every instance: each would otherwise sign invites with its own "
+                "random secret, and a link made on one would not open on another "
+                "(openssl rand -hex 32 makes one)"
+            )
 
     @property
     def tls(self) -> bool:

@@ -204,7 +204,18 @@ def _load(raw: str | bytes) -> dict[str, Any]:
         raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_MESSAGE, "message must be a JSON object")
+    _check_sendable(obj)
     return obj
+
+
+def _check_sendable(obj: dict[str, Any]) -> None:
+    """Refuse what parses but cannot be sent on: what is accepted is relayed as it is."""
+    try:
+        json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a \ud800 escape: a lone surrogate has no UTF-8 form
+        raise ProtocolError(BAD_MESSAGE, "message holds a lone UTF-16 surrogate") from exc
+    except ValueError as exc:  # 1e400 parses to infinity, which has no JSON form
+        raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
 
 
 def _reject_constant(name: str) -> None:

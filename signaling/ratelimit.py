@@ -1,8 +1,30 @@
-"""Token buckets: per connection for messages, per client address for room creation."""
+"""Limits: token buckets (per connection for messages, per client address for room creation)
+and a count of sockets waiting to join, per client address and in all."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import time
+from collections import Counter
+from typing import Iterator
+
+
+def client_key(host: str) -> str:
+    """The key a client address is limited under.
+
+    An IPv6 client is keyed by its /64: one subscriber usually holds a whole /64 and can pick a
+    new address in it for every request.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return host
 
 
 class TokenBucket:
@@ -51,3 +73,32 @@ class KeyedLimiter:
     def retry_after(self) -> int:
         """Whole seconds until one more event is allowed for an exhausted key."""
         return max(1, int(1 / self.rate + 0.999))
+
+
+class LimitReached(Exception):
+    """More sockets are open than `OpenLimit` allows."""
+
+
+class OpenLimit:
+    """Counts what is held open per key and in all, within `per_key` and `total`."""
+
+    def __init__(self, per_key: int, total: int) -> None:
+        self.per_key = per_key
+        self.total = total
+        self._open: Counter[str] = Counter()
+        self._count = 0
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Count one open thing under `key` for the block; raise `LimitReached` when full."""
+        if self._count >= self.total or self._open[key] >= self.per_key:
+            raise LimitReached(f"{self._count} open, {self._open[key]} for this address")
+        self._open[key] += 1
+        self._count += 1
+        try:
+            yield
+        finally:
+            self._count -= 1
+            self._open[key] -= 1
+            if not self._open[key]:
+                del self._open[key]

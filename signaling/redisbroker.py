@@ -5,7 +5,9 @@ Keys (all prefixed `clov:`):
 - `members:{room}`: sorted set of peer ids scored by membership expiry; each instance refreshes
   the scores of its own sockets, so the members of a crashed instance expire by themselves.
 - `names:{room}`: hash of peer id -> display name.
-Join, leave, heartbeat and send run as Lua scripts, so capacity holds across instances.
+Join, leave, heartbeat and send run as Lua scripts, so capacity holds across instances. Expiry
+is measured on Redis's clock (`TIME`), so instances whose clocks disagree never expire each
+other's members; scripts that write after `TIME` need Redis 5 or later.
 Relay goes over the pub/sub channel `relay:{room}`, to which an instance subscribes while it
 holds a socket in the room.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -27,29 +28,39 @@ log = logging.getLogger("clov.redis")
 
 MAX_CONNECTIONS = 64
 
-_REAP = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+"""
+
+_REAP = _NOW + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 if #expired > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   redis.call('HDEL', KEYS[2], unpack(expired))
 end
 """
 
-# KEYS members, names, room; ARGV now, expiry, capacity, peer, "conn\tname", key ttl.
+# KEYS room, members; returns {room exists, live members}.
+_OCCUPANCY = _NOW + """
+return {redis.call('EXISTS', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now, '+inf')}
+"""
+
+# KEYS members, names, room; ARGV capacity, peer, "conn\tname", member ttl, key ttl.
 # Returns {status, expired, others, their entries}; status 0 joined, 1 resumed, -1 no room, -2 full.
 _JOIN = _REAP + """
-local resumed = redis.call('ZSCORE', KEYS[1], ARGV[4]) and 1 or 0
+local resumed = redis.call('ZSCORE', KEYS[1], ARGV[2]) and 1 or 0
 local count = redis.call('ZCARD', KEYS[1])
 if count == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return {-1, expired} end
-if resumed == 0 and count >= tonumber(ARGV[3]) then return {-2, expired} end
-redis.call('ZREM', KEYS[1], ARGV[4])
+if resumed == 0 and count >= tonumber(ARGV[1]) then return {-2, expired} end
+redis.call('ZREM', KEYS[1], ARGV[2])
 local others = redis.call('ZRANGE', KEYS[1], 0, -1)
 local entries = {}
 if #others > 0 then entries = redis.call('HMGET', KEYS[2], unpack(others)) end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {resumed, expired, others, entries}
 """
 
@@ -62,19 +73,19 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return redis.call('ZREM', KEYS[1], ARGV[1])
 """
 
-# KEYS members, names; ARGV now, expiry, key ttl, then peer, conn pairs.
+# KEYS members, names; ARGV member ttl, key ttl, then peer, conn pairs.
 _HEARTBEAT = _REAP + """
 local missing = {}
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local entry = redis.call('HGET', KEYS[2], ARGV[i])
   if entry and string.sub(entry, 1, #ARGV[i + 1] + 1) == ARGV[i + 1] .. '\t' then
-    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
+    redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
   else
     table.insert(missing, ARGV[i])
   end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {expired, missing}
 """
 
@@ -106,6 +117,7 @@ class RedisBroker(Broker):
             socket_timeout=5,
         )
         self._redis = redis.Redis(connection_pool=pool)
+        self._occupancy = self._redis.register_script(_OCCUPANCY)
         self._join = self._redis.register_script(_JOIN)
         self._leave = self._redis.register_script(_LEAVE)
         self._heartbeat = self._redis.register_script(_HEARTBEAT)
@@ -138,21 +150,19 @@ class RedisBroker(Broker):
         await self._call(self._redis.set(_key("room", room), 1, ex=ttl))
 
     async def occupancy(self, room: str) -> int | None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(_key("room", room))
-            pipe.zcount(_key("members", room), time.time(), "+inf")
-            exists, count = await self._call(pipe.execute())
+        keys = [_key("room", room), _key("members", room)]
+        exists, count = await self._call(self._occupancy(keys=keys))
         return count if exists or count else None
 
     async def join(self, room: str, peer: Peer, capacity: int, conn: str) -> tuple[list[Peer], bool]:
-        await self._subscribe(room)
+        keys = [_key("members", room), _key("names", room), _key("room", room)]
+        args = [capacity, peer.id, f"{conn}\t{peer.name}", self.member_ttl, self._key_ttl]
         try:
-            now = time.time()
-            keys = [_key("members", room), _key("names", room), _key("room", room)]
-            entry = f"{conn}\t{peer.name}"
-            args = [now, now + self.member_ttl, capacity, peer.id, entry, self._key_ttl]
+            await self._subscribe(room)
             result = await self._call(self._join(keys=keys, args=args))
         except BaseException:
+            # A membership the script may have recorded before the failure is refreshed by no
+            # one, so it expires within member_ttl.
             await self._unsubscribe(room)
             raise
         status, expired = result[0], result[1]
@@ -179,12 +189,11 @@ class RedisBroker(Broker):
         await self._call(self._redis.publish(_key("relay", room), f"\n{exclude or ''}\n{text}"))
 
     async def heartbeat(self, local: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
-        now = time.time()
         lost: list[tuple[str, str]] = []
         for room, peers in local.items():
             keys = [_key("members", room), _key("names", room)]
             pairs = [item for peer_conn in peers.items() for item in peer_conn]
-            args = [now, now + self.member_ttl, self._key_ttl, *pairs]
+            args = [self.member_ttl, self._key_ttl, *pairs]
             expired, missing = await self._call(self._heartbeat(keys=keys, args=args))
             await self._announce_left(room, expired)
             lost.extend((room, peer) for peer in missing)
@@ -195,9 +204,13 @@ class RedisBroker(Broker):
         return int(self.member_ttl * 2) + 1
 
     async def _announce_left(self, room: str, peers: list[str]) -> None:
+        """Tell the room about members the store dropped; they are gone whether this arrives or not."""
         for peer in peers:
             log.info("membership expired", extra={"room": room, "peer": peer})
-            await self.broadcast(room, peer, encode(PeerLeft(peer=peer)))
+            try:
+                await self.broadcast(room, peer, encode(PeerLeft(peer=peer)))
+            except BrokerUnavailable as exc:
+                log.warning("departure not announced", extra={"room": room, "peer": peer, "error": str(exc)})
 
     async def _call(self, awaitable):  # type: ignore[no-untyped-def]
         try:

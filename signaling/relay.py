@@ -2,13 +2,13 @@
 
 Each socket gets an outbound queue drained by its own writer task, started only after the
 `welcome` has been sent, so nothing reaches a joining client before its welcome and a slow
-client never stalls the relay for anyone else.
+client never stalls the relay for anyone else. However a socket ends (close, drop, refusal,
+broker failure, cancellation), `Hub._part` gives back what its join took.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 
@@ -19,15 +19,21 @@ from signaling.broker import Broker, BrokerUnavailable, NoSuchRoom, RoomFull
 from signaling.config import Settings
 from signaling.invites import InvalidInvite, Invites
 from signaling.protocol import Error, Join, Peer, PeerJoined, PeerLeft, ProtocolError, Signal, Welcome
-from signaling.ratelimit import TokenBucket
+from signaling.ratelimit import LimitReached, OpenLimit, TokenBucket, client_key
 from signaling.turn import ice_servers
 
 log = logging.getLogger("clov.relay")
 
 JOIN_TIMEOUT = 10.0
+# A client this far behind in reading is dropped rather than buffered without bound.
 OUTBOX_LIMIT = 512
-CLOSE_TRY_AGAIN = 1013
+OUTBOX_BYTES = 1024 * 1024
+CLOSE_SERVER_ERROR = 1011
 CLOSE_REJOIN = 1012
+CLOSE_TRY_AGAIN = 1013
+# What sending on a socket that is going away raises: Starlette's disconnect, or uvicorn's state
+# error when the closing handshake began under us (a keepalive timeout). Its reader sees the end too.
+_GONE = (WebSocketDisconnect, RuntimeError)
 
 
 class Connection:
@@ -38,23 +44,39 @@ class Connection:
         self.room = room
         self.peer = peer
         self.id = secrets.token_hex(6)
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
+        self.outbox: asyncio.Queue[tuple[str, int]] = asyncio.Queue(OUTBOX_LIMIT)
+        self.outbox_bytes = 0
         self.writer: asyncio.Task[None] | None = None
+        self.admitted = False  # the broker holds a membership for this socket
+        self._closing: asyncio.Task[None] | None = None
 
     def push(self, text: str) -> None:
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
+        if self._closing is not None:
+            return
+        size = len(text.encode())
+        if self.outbox.full() or self.outbox_bytes + size > OUTBOX_BYTES:
             log.warning("slow client dropped", extra={"room": self.room, "peer": self.peer.id})
             self.close_soon(CLOSE_TRY_AGAIN)
+            return
+        self.outbox.put_nowait((text, size))
+        self.outbox_bytes += size
 
     def close_soon(self, code: int) -> None:
-        asyncio.ensure_future(_close(self.websocket, code))
+        """Close from code that cannot wait; the first code given wins."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(_close(self.websocket, code))
 
     async def write(self) -> None:
-        with contextlib.suppress(Exception):
+        try:
             while True:
-                await self.websocket.send_text(await self.outbox.get())
+                text, size = await self.outbox.get()
+                self.outbox_bytes -= size
+                await self.websocket.send_text(text)
+        except _GONE:
+            return
+        except Exception:
+            log.exception("writer failed", extra={"room": self.room, "peer": self.peer.id})
+            await _close(self.websocket, CLOSE_SERVER_ERROR)
 
 
 class Hub:
@@ -65,6 +87,7 @@ class Hub:
         self.broker = broker
         self.invites = invites
         self.rooms: dict[str, dict[str, Connection]] = {}
+        self.unjoined = OpenLimit(settings.unjoined_per_address, settings.unjoined_max)
 
     async def deliver(self, room: str, to: str | None, exclude: str | None, text: str) -> None:
         local = self.rooms.get(room)
@@ -102,26 +125,28 @@ class Hub:
         """Run one signaling socket from accept to close."""
         await websocket.accept()
         room = websocket.path_params["room"]
+        address = client_key(websocket.client.host if websocket.client else "unknown")
         limiter = TokenBucket(self.settings.message_rate, self.settings.message_burst)
+        connection: Connection | None = None
         try:
-            join = await self._receive_join(websocket, limiter)
-            connection = await self._admit(websocket, room, join)
-        except ProtocolError as exc:
-            await _refuse(websocket, room, exc)
-            return
-        except (WebSocketDisconnect, asyncio.TimeoutError):
-            await _close(websocket, 1000)
-            return
-        except BrokerUnavailable as exc:
-            log.warning("join failed: broker unavailable", extra={"room": room, "error": str(exc)})
-            await _close(websocket, CLOSE_TRY_AGAIN)
-            return
-        try:
+            with self.unjoined.hold(address):
+                join = await self._receive_join(websocket, limiter)
+            connection = self._connection(websocket, room, join)
+            await self._admit(connection)
             await self._relay(connection, limiter)
         except ProtocolError as exc:
             await _refuse(websocket, room, exc)
+        except (WebSocketDisconnect, asyncio.TimeoutError):
+            await _close(websocket, 1000)
+        except LimitReached as exc:
+            log.warning("too many sockets waiting to join", extra={"room": room, "error": str(exc)})
+            await _close(websocket, CLOSE_TRY_AGAIN)
+        except BrokerUnavailable as exc:
+            log.warning("broker unavailable", extra={"room": room, "error": str(exc)})
+            await _close(websocket, CLOSE_TRY_AGAIN)
         finally:
-            await self._part(connection)
+            if connection is not None:
+                await self._part(connection)
 
     async def _receive_join(self, websocket: WebSocket, limiter: TokenBucket) -> Join:
         raw = await asyncio.wait_for(_receive(websocket), JOIN_TIMEOUT)
@@ -131,7 +156,8 @@ class Hub:
             raise ProtocolError(protocol.BAD_MESSAGE, "the first message must be a join")
         return message
 
-    async def _admit(self, websocket: WebSocket, room: str, join: Join) -> Connection:
+    def _connection(self, websocket: WebSocket, room: str, join: Join) -> Connection:
+        """The connection a join asks for, once its invite (and rejoin proof) hold."""
         try:
             self.invites.verify(join.token, room)
         except InvalidInvite as exc:
@@ -139,16 +165,19 @@ class Hub:
         if join.peer is not None:
             if not self.invites.check_resume(room, join.peer, join.resume or ""):
                 raise ProtocolError(protocol.INVALID_TOKEN, "this rejoin is not valid; join again")
-            peer = Peer(id=join.peer, name=join.name)
-        else:
-            peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
-        connection = Connection(websocket, room, peer)
+            return Connection(websocket, room, Peer(id=join.peer, name=join.name))
+        return Connection(websocket, room, Peer(id=secrets.token_urlsafe(8), name=join.name))
+
+    async def _admit(self, connection: Connection) -> None:
+        """Take a seat in the broker, then welcome the peer and announce it."""
+        room, peer = connection.room, connection.peer
         try:
             others, resumed = await self.broker.join(room, peer, protocol.CAPACITY, connection.id)
         except NoSuchRoom as exc:
             raise ProtocolError(protocol.NO_ROOM, "this room does not exist any more") from exc
         except RoomFull as exc:
             raise ProtocolError(protocol.ROOM_FULL, f"this room is full ({protocol.CAPACITY} people)") from exc
+        connection.admitted = True
         local = self.rooms.setdefault(room, {})
         stale = local.get(peer.id)
         if stale is not None:
@@ -160,7 +189,7 @@ class Hub:
             ice_servers=ice_servers(self.settings, peer.id),
             resume=self.invites.resume_key(room, peer.id),
         )
-        await websocket.send_text(protocol.encode(welcome))
+        await connection.websocket.send_text(protocol.encode(welcome))
         connection.writer = asyncio.create_task(connection.write())
         log.info(
             "peer joined",
@@ -168,7 +197,6 @@ class Hub:
         )
         if not resumed:
             await self.broker.broadcast(room, peer.id, protocol.encode(PeerJoined(peer=peer)))
-        return connection
 
     async def _relay(self, connection: Connection, limiter: TokenBucket) -> None:
         websocket, room = connection.websocket, connection.room
@@ -202,14 +230,17 @@ class Hub:
                 connection.push(protocol.encode(Error(code=protocol.BAD_MESSAGE, message=reason)))
 
     async def _part(self, connection: Connection) -> None:
+        """Give back what the socket took: its hub entry, its writer, its membership."""
         room, peer = connection.room, connection.peer.id
         local = self.rooms.get(room, {})
         if local.get(peer) is connection:
             del local[peer]
-        if not local:
-            self.rooms.pop(room, None)
+            if not local:
+                del self.rooms[room]
         if connection.writer is not None:
             connection.writer.cancel()
+        if not connection.admitted:
+            return
         try:
             if await self.broker.leave(room, peer, connection.id):
                 await self.broker.broadcast(room, peer, protocol.encode(PeerLeft(peer=peer)))
@@ -231,13 +262,17 @@ async def _receive(websocket: WebSocket) -> str:
 
 async def _refuse(websocket: WebSocket, room: str, error: ProtocolError) -> None:
     log.info("refused", extra={"room": room, "code": error.code})
-    with contextlib.suppress(Exception):
-        if websocket.application_state == WebSocketState.CONNECTED:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        try:
             await websocket.send_text(protocol.encode(Error(code=error.code, message=error.message)))
+        except _GONE:
+            return
     await _close(websocket, error.close_code)
 
 
 async def _close(websocket: WebSocket, code: int) -> None:
-    with contextlib.suppress(Exception):
-        if websocket.application_state == WebSocketState.CONNECTED:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        try:
             await websocket.close(code)
+        except _GONE:
+            pass  # closed already from the other end

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from signaling import protocol
 from signaling.broker import Broker, BrokerUnavailable
 from signaling.invites import InvalidInvite, Invites
-from signaling.ratelimit import KeyedLimiter
+from signaling.ratelimit import KeyedLimiter, client_key
 
 log = logging.getLogger("clov.rooms")
 
@@ -30,8 +30,7 @@ class RoomsAPI:
 
     async def create(self, request: Request) -> JSONResponse:
         """`POST /api/rooms` -> 201 with the room id and its invite token."""
-        address = request.client.host if request.client else "unknown"
-        if not self.limiter.allow(address):
+        if not self.limiter.allow(client_key(request.client.host if request.client else "unknown")):
             retry = str(self.limiter.retry_after())
             return _error(429, "rate_limited", "too many rooms created; try again shortly", {"Retry-After": retry})
         room = secrets.token_urlsafe(9)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "test-secret-not-for-production"
+SECRET = "test-secret-not-for-production-use"  # 32+ bytes, as Redis needs
 
 
 def free_port() -> int:

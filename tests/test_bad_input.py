@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 
 from signaling.invites import Invites
 from tests.client import Peer, create_room
-from tests.conftest import SECRET
+from tests.conftest import SECRET, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -63,6 +64,7 @@ BAD_FIRST_MESSAGES = [
     pytest.param('{"type": "join", "token": "t", "name": "' + "x" * 33 + '"}', id="name-too-long"),
     pytest.param('{"type": "join", "token": "t", "name": "Eve\\u202e"}', id="name-bidi-override"),
     pytest.param('{"type": "join", "token": "t", "name": "Eve\\u0007"}', id="name-control"),
+    pytest.param('{"type": "join", "token": "\\ud800", "name": "Eve"}', id="token-lone-surrogate"),
     pytest.param('{"type": "signal", "to": "x", "data": {}}', id="signal-before-join"),
     pytest.param('{"type": "join", "token": "t", "name": "' + "a" * 70_000 + '"}', id="oversize"),
     pytest.param("[" * 50_000 + "]" * 50_000, id="deep-nesting"),
@@ -83,6 +85,8 @@ BAD_AFTER_JOIN = [
     pytest.param(lambda token: '{"type": "signal", "to": "ok", "data": "text"}', id="data-not-object"),
     pytest.param(lambda token: '{"type": "signal", "to": "../x", "data": {}}', id="to-not-an-id"),
     pytest.param(lambda token: "{}", id="no-type"),
+    pytest.param(lambda token: '{"type": "signal", "to": "ok", "data": {"sdp": "\\ud800"}}', id="lone-surrogate"),
+    pytest.param(lambda token: '{"type": "signal", "to": "ok", "data": {"n": 1e400}}', id="number-overflow"),
 ]
 
 
@@ -92,6 +96,49 @@ async def test_bad_message_after_join(server, bystanders, then) -> None:  # type
     error, code = await refused(server, room["room"], join(room["token"]), then(room["token"]))
     assert (error["code"], code) == ("bad_message", 4400)
     await assert_still_serving(bystanders)
+
+
+@pytest.mark.parametrize("data", ['{"sdp": "\\ud800"}', '{"n": -1e400}'], ids=["lone-surrogate", "number-overflow"])
+async def test_an_undeliverable_signal_is_refused_and_its_target_keeps_working(server, data) -> None:  # type: ignore[no-untyped-def]
+    room = create_room(server.http)
+    ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
+    eve = await Peer.join(server.ws, room["room"], room["token"], "Eve")
+    await ana.receive_until("peer-joined")
+    await eve.send('{"type": "signal", "to": "%s", "data": %s}' % (ana.id, data))
+    assert (await eve.receive_until("error"))["code"] == "bad_message"
+    assert await eve.closed_with() == 4400
+    assert await ana.receive_until("peer-left") == {"type": "peer-left", "peer": eve.id}
+    bo = await Peer.join(server.ws, room["room"], room["token"], "Bo")
+    await bo.send({"type": "signal", "to": ana.id, "data": {"sdp": "offer"}})
+    assert (await ana.receive_until("signal"))["data"] == {"sdp": "offer"}
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """One masked client frame (mask 0, so the payload goes as it is)."""
+    length = bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+    return bytes([0x80 | opcode]) + length + b"\0\0\0\0" + payload
+
+
+def join_and_drop(port: int, room: str, token: str) -> None:
+    """A client that sends its join and closes in the same breath: one TCP write, then gone."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            f"GET /ws/{room} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert b" 101 " in sock.recv(4096)
+        sock.sendall(_frame(0x1, join(token).encode()) + _frame(0x8, (1000).to_bytes(2, "big")))
+
+
+async def test_a_join_that_drops_at_once_gives_its_seat_back(server) -> None:  # type: ignore[no-untyped-def]
+    room = create_room(server.http)
+    for _ in range(6):
+        join_and_drop(server.port, room["room"], room["token"])
+    auth = {"Authorization": f"Bearer {room['token']}"}
+    url = f"{server.http}/api/rooms/{room['room']}"
+    assert wait_until(lambda: httpx.get(url, headers=auth).json()["occupancy"] == 0, 5)
+    peer = await Peer.join(server.ws, room["room"], room["token"], "Late")
+    assert peer.welcome is not None and peer.welcome["peers"] == []
 
 
 async def test_signal_to_unknown_or_foreign_peer_is_an_error_without_close(server, bystanders) -> None:  # type: ignore[no-untyped-def]

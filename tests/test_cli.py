@@ -6,9 +6,11 @@ import json
 import ssl
 import subprocess
 import sys
+import tomllib
 
 import httpx
 import pytest
+import uvicorn
 import websockets
 
 from signaling.config import OPTIONS
@@ -69,3 +71,36 @@ async def test_logs_are_json_and_never_contain_a_token(start_server) -> None:  #
     assert any(r.get("msg") == "refused" and r.get("code") == "invalid_token" for r in records)
     signature = room["token"].split(".")[-1]
     assert signature not in server.logs()
+
+
+@pytest.mark.parametrize("secret", ["", "x" * 31], ids=["none", "31-bytes"])
+def test_redis_without_a_shared_secret_does_not_start(secret: str) -> None:
+    # Each instance would sign invites with its own random secret: links from one would not open on another.
+    env = {"PATH": "/usr/bin:/bin", "CLOV_REDIS_URL": "redis://127.0.0.1:1/0", "CLOV_SECRET": secret, "CLOV_PORT": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "serve"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=15
+    )
+    assert result.returncode == 2
+    assert "CLOV_SECRET" in result.stderr and "32 bytes" in result.stderr
+
+
+# What `clov serve` relies on, and the uvicorn release that brought it.
+UVICORN_NEEDS = {
+    "ws='websockets-sansio'": "0.35.0",
+    "ws_ping_interval/ws_ping_timeout on websockets-sansio (dead sockets are found)": "0.44.0",
+    "write flow control on websockets-sansio (a slow reader fills its outbox, not our memory)": "0.52.1",
+    "forwarded_allow_ips as networks (CLOV_TRUSTED_PROXIES)": "0.31.0",
+}
+
+
+def test_the_uvicorn_floor_covers_what_serve_uses() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [requirement] = [r for r in pyproject["project"]["dependencies"] if r.startswith("uvicorn")]
+    floor = requirement.partition(">=")[2].partition(",")[0]
+
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    for feature, since in UVICORN_NEEDS.items():
+        assert version(floor) >= version(since), f"{feature} needs uvicorn>={since}"
+    assert version(uvicorn.__version__) >= version(floor)

@@ -10,6 +10,8 @@ import time
 import httpx
 import pytest
 
+from signaling.protocol import Peer as Member
+from signaling.redisbroker import RedisBroker
 from tests.client import Peer, create_room
 from tests.conftest import wait_until
 
@@ -137,3 +139,20 @@ async def test_rejoin_on_another_instance_takes_over_the_membership(pair) -> Non
     assert await again.receive() == {"type": "signal", "from": ana.id, "data": {"n": 1}}
     with pytest.raises(asyncio.TimeoutError):
         await ana.receive(timeout=0.5)
+
+
+async def test_membership_expiry_follows_the_redis_clock(redis_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Two instances whose clocks disagree by a minute: neither may expire the other's members.
+    behind, on_time = RedisBroker(redis_server.url, member_ttl=30), RedisBroker(redis_server.url, member_ttl=30)
+    try:
+        await on_time.create_room("ClockRoom1", 600)
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() - 60)
+        await behind.join("ClockRoom1", Member("early", "Ana"), 6, "conn-a")
+        monkeypatch.setattr(time, "time", real_time)
+        others, _ = await on_time.join("ClockRoom1", Member("later", "Bo"), 6, "conn-b")
+        assert others == [Member("early", "Ana")]
+        assert await on_time.occupancy("ClockRoom1") == 2
+    finally:
+        await behind.close()
+        await on_time.close()

@@ -58,6 +58,29 @@ def test_non_finite_numbers_are_not_json() -> None:
         parse_client_message('{"type":"signal","to":"p","data":{"x":NaN}}')
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"signal","to":"p","data":{"sdp":"\\ud800"}}',
+        '{"type":"signal","to":"p","data":{"\\udfff":1}}',
+        '{"type":"signal","to":"p","data":{"x":1e400}}',
+        '{"type":"signal","to":"p","data":{"x":[-1e999]}}',
+        '{"type":"join","token":"t\\udc00","name":"Ana"}',
+    ],
+    ids=["surrogate-value", "surrogate-key", "overflow", "negative-overflow", "surrogate-token"],
+)
+def test_what_parses_can_be_sent_on(raw: str) -> None:
+    # The relay re-encodes what it accepts: a lone surrogate has no UTF-8 form, infinity no JSON one.
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(raw)
+    assert info.value.code == protocol.BAD_MESSAGE
+
+
+def test_surrogate_pairs_are_characters() -> None:
+    signal = parse_client_message('{"type":"signal","to":"p","data":{"e":"\\ud83d\\ude00","n":1e300}}')
+    assert isinstance(signal, Signal) and signal.data == {"e": "😀", "n": 1e300}
+
+
 SERVER_MESSAGES = [
     Welcome(peer="abc", peers=[Peer("p1", "민지")], ice_servers=[{"urls": ["stun:x"]}]),
     Error(code="room_full", message="full"),

@@ -22,9 +22,19 @@ from playwright.sync_api import Page, Route
 from frontend_py.facetracking import LANDMARK_SIZE, Crop, Face, crop_from_detection
 from frontend_py.i18n import STRINGS
 from models import decode
+from tests_e2e.conftest import wait_ready
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import (
-    assert_shows_camera, camera_error, create_booth, erode, join, own_id, poll, received_frame, received_packed, wait_connected,
+    assert_shows_camera,
+    camera_error,
+    create_booth,
+    erode,
+    join,
+    own_id,
+    poll,
+    received_frame,
+    received_packed,
+    wait_connected,
 )
 
 OpenPage = Callable[..., Page]
@@ -104,9 +114,38 @@ def assert_cut_out_as_the_model_says(page: Page, peer: str, reference: np.ndarra
     assert score, f"IoU with CPython's mask only {alpha_iou(page, peer, reference):.3f}"
 
 
+# Keeps every binary data-channel message the page receives (stills arrive as such).
+KEEP_BINARY = """(() => {
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  window.clovReceived = [];
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const channel = create.apply(this, args);
+    channel.addEventListener('message', (event) => {
+      if (typeof event.data !== 'string') window.clovReceived.push(new Uint8Array(event.data));
+    });
+    return channel;
+  };
+})()"""
+
+
+def received_still(page: Page) -> np.ndarray:
+    """The last still the page received, reassembled from its binary chunks, as RGBA."""
+    chunks = page.evaluate("() => window.clovReceived.map(chunk => btoa(String.fromCharCode(...chunk)))")
+    parts = [base64.b64decode(chunk) for chunk in chunks]
+    last = max(int.from_bytes(part[:4], "big") for part in parts)
+    data = b"".join(part[8:] for part in sorted((p for p in parts if int.from_bytes(p[:4], "big") == last), key=lambda p: p[4:8]))
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
 def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage, fake_media: FakeMedia) -> None:
     ana, link = create_booth(open_page, "Ana")
-    bo = join(open_page, link, "Bo")
+    bo = open_page(link)
+    bo.add_init_script(KEEP_BINARY)
+    bo.reload()
+    wait_ready(bo)
+    bo.fill("#name", "Bo")
+    bo.click("#join")
+    bo.wait_for_selector("html[data-screen='room']", state="attached")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
     assert_cut_out_as_the_model_says(bo, ana_id, fake_media.reference)
@@ -132,6 +171,18 @@ def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage,
     assert spread < 3, f"the background reaches the receiver: colour spread {spread:.1f} of 255"
     error = np.abs(colour.astype(float) - fake_media.reference)[person].mean()
     assert error < 12, f"the person differs from the camera by {error:.1f} on average"
+    # Ana's still for a photo, as Bo receives it: the camera's full picture where the person
+    # is, and outside one constant colour too, with alpha 0.
+    bo.click("#shutter")
+    bo.wait_for_selector(".gallery-item[data-kind='photo']", timeout=60_000)
+    still = received_still(bo)
+    assert still.shape[:2] == fake_media.reference.shape[:2]
+    outside, inside = erode(still[..., 3] < 3, 4), erode(still[..., 3] > 250, 3)
+    assert iou(still[..., 3] > 127, reference_mask(fake_media.reference, still.shape[1::-1])) > 0.9
+    spread = still[..., :3][outside].astype(float).std(axis=0).max()
+    assert outside.mean() > 0.3 and spread < 1, f"the background reaches the receiver in the still: spread {spread:.1f}"
+    assert np.abs(still[..., :3].astype(float) - fake_media.reference)[inside].mean() < 6
+
     # The sender was told while the model loaded; now nothing is said.
     assert ana.is_hidden("#privacy-notice")
     assert ana.evaluate(DIAGNOSTICS)["privacy"] == "masked"

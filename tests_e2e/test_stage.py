@@ -55,9 +55,13 @@ def stage_pixels(page: Page) -> np.ndarray:
 
 
 def shows_at(page: Page, item: dict, picture: np.ndarray) -> float:  # type: ignore[type-arg]
-    """Median colour error between the stage and the picture drawn at `item`'s transform,
-    over points well inside the layer."""
-    pixels = stage_pixels(page)
+    """Median colour error between the stage and the picture drawn at `item`'s transform."""
+    return layer_error(stage_pixels(page), item, picture)
+
+
+def layer_error(pixels: np.ndarray, item: dict, picture: np.ndarray) -> float:  # type: ignore[type-arg]
+    """Median colour error between `pixels` (a stage or a photo) and the picture drawn at
+    `item`'s transform, over points well inside the layer."""
     height, width = pixels.shape[:2]
     to_layer = matrix(layer_state(item), item["aspect"], width, height)
     errors = []
