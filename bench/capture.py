@@ -4,7 +4,9 @@ Three participants in one booth (background removal off: three segmentation mode
 on 2 cores beside three stages). One of them presses the shutter --shots times (3 s countdown)
 and each page reports, on the shared machine clock, when its countdown started and when its
 photo was made:
-  press -> photo   from the press to the photo in the last gallery (p50, p95)
+  press -> photo   from the press to the photo in the last gallery (p50, p95), and on each
+                   page the time after the shot until its still was sent, the presser's
+                   decision came, the photo was rendered, encoded and in the gallery
   spread           the latest countdown start minus the earliest, per shot (p50, max)
   still            bytes of each participant's full-resolution still (PNG)
 Then one participant records a --clip-seconds clip with all three in it: frames drawn per
@@ -82,6 +84,7 @@ def main() -> None:
                 for page in pages:
                     page.wait_for_function("() => !JSON.parse(clovCapture()).busy", timeout=30_000)
             still_bytes = [size for page in pages for size in report(page)["still_bytes"]]
+            timings = [timing for page in pages for timing in report(page)["timings"]]
 
             host.click("#record")
             host.wait_for_timeout(args.clip_seconds * 1000)
@@ -94,6 +97,8 @@ def main() -> None:
     print(f"capture, 3 participants, {args.shots} shots with a 3 s countdown ({os.cpu_count()} cores, Chromium {CHROMIUM}, SwiftShader WebGL)")
     print(f"  press -> photo in every gallery  p50 {statistics.median(press_to_photo) / 1000:5.2f} s   p95 {percentile(press_to_photo, 0.95) / 1000:5.2f} s   (countdown included)")
     print(f"  countdown start spread           p50 {statistics.median(spreads):5.1f} ms  max {max(spreads):5.1f} ms")
+    steps = ", ".join(f"{step} {statistics.median(t[step] for t in timings if step in t) / 1000:.2f} s" for step in ("still", "decision", "rendered", "encoded", "photo"))
+    print(f"  after the shot, p50 over pages   {steps}")
     print(f"  still (PNG, camera size)         p50 {statistics.median(still_bytes) / 1024:5.0f} KiB max {max(still_bytes) / 1024:5.0f} KiB")
     print(f"  clip, {args.clip_seconds:.0f} s at 1280x720             {clip['fps']:5.1f} fps  ({clip['frames']} frames drawn, {clip['skipped']} animation frames skipped)")
     print("goals: countdown start within 50 ms across pages; 30 fps clips (a software GPU will not reach it)")

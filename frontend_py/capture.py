@@ -21,7 +21,6 @@ import js
 from frontend_py import clocksync, datachannel, photo, transfers
 from frontend_py.capturecontrols import CaptureControls
 from frontend_py.datachannel import (
-    CAPTURE_TYPES,
     ClipHeader,
     ClockProbe,
     Header,
@@ -29,7 +28,6 @@ from frontend_py.datachannel import (
     Recording,
     Shutter,
     StillHeader,
-    parse_capture,
 )
 from frontend_py.dom import js_object, spawn
 from frontend_py.gallery import Gallery
@@ -39,6 +37,7 @@ from frontend_py.mesh import Mesh
 from frontend_py.pipeline import Pipeline
 from frontend_py.shutter import (
     DECISION_WAIT_S,
+    LEAD_S,
     ORPHAN_WAIT_S,
     SERIES_PAUSE_S,
     STILL_WAIT_S,
@@ -64,6 +63,7 @@ class Shot:
         self.decision: asyncio.Future[PhotoDecision] = asyncio.Future()
         self.people: set[str] = set()  # the presser's: who was in the booth at the press
         self.ops: list[dict[str, Any]] = []  # the layout frozen at the shot
+        self.timings: dict[str, float] = {}  # ms after the shot: still sent, decision, photo made
 
     @property
     def local_shot(self) -> float:
@@ -98,6 +98,7 @@ class Capture:
         self.started: list[tuple[str, float]] = []
         self.composed: list[tuple[str, float]] = []
         self.still_bytes: list[int] = []
+        self.timings: list[dict[str, float]] = []
         self.controls = CaptureControls(self.press)
         self._pinging = spawn(self._keep_clocks())
 
@@ -118,6 +119,7 @@ class Capture:
     async def _keep_clocks(self) -> None:
         while True:
             await asyncio.sleep(clocksync.EVERY_S)
+            self.incoming.sweep()
             for peer in list(self.mesh.links):
                 self.mesh.send(peer, datachannel.clock_question(self.now()))
 
@@ -130,28 +132,23 @@ class Capture:
 
     # ----------------------------------------------------------------- messages
 
-    def receive(self, peer: str, message: dict[str, Any] | bytes) -> bool:
-        """Take a capture message from `peer`; False if it is not one (for stagesync)."""
+    def receive(self, peer: str, message: datachannel.Message | bytes) -> None:
+        """A message from `peer` (checked by datachannel.parse), or a binary chunk."""
         if isinstance(message, bytes):
             self.incoming.chunk(peer, message)
-            return True
-        if message.get("type") not in CAPTURE_TYPES:
-            return False
-        parsed = parse_capture(message)
-        if isinstance(parsed, ClockProbe):
-            self._clock(peer, parsed)
-        elif isinstance(parsed, Shutter) and parsed.presser == peer:
+        elif isinstance(message, ClockProbe):
+            self._clock(peer, message)
+        elif isinstance(message, Shutter) and message.presser == peer:
             if self.limit.allow(peer, time.monotonic()):
-                self._start(parsed, self.clocks.to_local(peer, parsed.at))
-        elif (isinstance(parsed, StillHeader) and parsed.shot in self.shots) or isinstance(parsed, ClipHeader):
-            self.incoming.announce(peer, parsed)
-        elif isinstance(parsed, Recording):
-            self.on_recording(peer, parsed.on)
-        elif isinstance(parsed, PhotoDecision) and datachannel.shot_owner(parsed.shot) == peer:
-            shot = self.shots.get(parsed.shot)
+                self._start(message, self.clocks.to_local(peer, message.at))
+        elif (isinstance(message, StillHeader) and message.shot in self.shots) or isinstance(message, ClipHeader):
+            self.incoming.announce(peer, message)
+        elif isinstance(message, Recording):
+            self.on_recording(peer, message.on)
+        elif isinstance(message, PhotoDecision) and datachannel.shot_owner(message.shot) == peer:
+            shot = self.shots.get(message.shot)
             if shot is not None and not shot.decision.done():
-                shot.decision.set_result(parsed)
-        return True
+                shot.decision.set_result(message)
 
     def _arrived(self, peer: str, header: Header, data: bytes) -> None:
         if isinstance(header, ClipHeader):
@@ -182,7 +179,7 @@ class Capture:
             return
         self.pressed += 1
         shot = f"{self.own_id}:{self.pressed}"
-        self._announce(Shutter(shot, self.now(), countdown, shot, 0, count))
+        self._announce(Shutter(shot, self.now() + LEAD_S * 1000.0, countdown, shot, 0, count))
 
     def _announce(self, shutter: Shutter) -> None:
         self.mesh.broadcast(shutter.message())
@@ -198,6 +195,7 @@ class Capture:
         if self.current is not None and self.current.shutter.series != shutter.series and self.countdown_task is not None:
             self.countdown_task.cancel()  # two presses at once: this one wins everywhere
         shot = self.current = self.shots[shutter.shot] = Shot(shutter, local_start)
+        self.controls.busy(True)
         while len(self.shots) > SHOTS_KEPT:
             self.shots.popitem(last=False)
         self.countdown_task = spawn(self._run(shot))
@@ -209,7 +207,9 @@ class Capture:
             await self._count_down(shot)
             shot.ops = frozen_ops(self.layout, shot.people or {self.own_id, *self.mesh.participants})
             await self._take_still(shot)
+            shot.timings["still"] = self.now() - shot.local_shot
             decision = await self._decision(shot)
+            shot.timings["decision"] = self.now() - shot.local_shot
         except asyncio.CancelledError:
             self.controls.stop_countdown()
             raise
@@ -226,7 +226,6 @@ class Capture:
 
     async def _count_down(self, shot: Shot) -> None:
         shutter = shot.shutter
-        self.controls.busy(True)
         self.controls.series(shutter.index, shutter.count)
         await self._sleep_until(shot.local_start)
         self.started.append((shutter.shot, self.now() - self.skew))
@@ -302,7 +301,9 @@ class Capture:
         finally:
             for art in pictures:
                 art.texture.delete()
+        shot.timings["rendered"] = self.now() - shot.local_shot
         blob = await photo.encode_png(pixels, width, height)
+        shot.timings["encoded"] = self.now() - shot.local_shot
         names = self.names()
         note = ("gallery.from_video", {"names": ", ".join(names.get(peer, "?") for peer in from_video)}) if from_video else ("", None)
         series = shot.shutter.series
@@ -313,7 +314,10 @@ class Capture:
             photos[shot.shutter.index] = await js.createImageBitmap(blob)
             if shot.shutter.index + 1 == shot.shutter.count:
                 await self._print_strip(series, photos)
+        shot.timings["photo"] = self.now() - shot.local_shot
         self.composed.append((shot.shutter.shot, self.now() - self.skew))
+        self.timings.append(shot.timings)
+        del self.timings[:-100]
         del self.composed[:-100]
         self.controls.taken()
 
@@ -334,6 +338,7 @@ class Capture:
             "started": self.started,
             "composed": self.composed,
             "still_bytes": self.still_bytes,
+            "timings": self.timings,
             "offsets": {peer: clock.offset for peer, clock in self.clocks.peers.items()},
             "busy": self.current is not None,
         }

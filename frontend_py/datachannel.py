@@ -1,9 +1,10 @@
 """What peers say to each other over their RTCDataChannel: JSON objects, and binary chunks.
 
   {"type": "mute", "muted": bool}
-  {"type": "layout", "ops": [op, ...]}                      ops of frontend_py/layout.py
+  {"type": "layout", "ops": [op, ...]}                      our own live edits (frontend_py/layout.py)
+  {"type": "snapshot", "ops": [op, ...]}                    everyone's ops, for a newcomer (in parts)
   {"type": "background-request", "id": str}                 "send me this image"
-  {"type": "background-chunk", "id": str, "index": int, "count": int, "data": base64}
+  {"type": "background", "id": str, "transfer": int, "bytes": int}
   {"type": "clock", "t0": ms} / {"type": "clock", "t0": ms, "t1": ms, "t2": ms}
   {"type": "shutter", "shot": str, "at": ms, "countdown": s, "series": str, "index": int, "count": int}
   {"type": "still", "shot": str, "transfer": int, "bytes": int, "mime": str, "width": int, "height": int}
@@ -12,17 +13,17 @@
   {"type": "clip", "transfer": int, "bytes": int, "mime": str, "width": int, "height": int}
   binary: transfer number (uint32, big-endian), chunk index (uint32), then the chunk's bytes
 
-A custom background travels as chunks of a JPEG whose id is "img:" + its sha256, so a
-receiver can tell a complete, intact image from anything else. A still (a person's own
-full-resolution cut-out at a shot, capture.py) is announced by a "still" message and
-follows as binary chunks of its transfer, as does a clip someone shares. Every message from a peer is checked here before
-anything uses it: `parse` returns None for anything malformed. Pure Python (CPython tests).
+Backgrounds, stills and shared clips are announced by a JSON message and follow as binary
+chunks of their transfer (transfers.py). A custom background's id is "img:" + its sha256, so
+a receiver can tell a complete, intact image from anything else.
+
+Every message from a peer goes through `parse` before anything uses it: types, ranges, sizes
+and required fields are checked here, in one place, and a live op must come from the peer it
+names. Anything malformed gives None and is dropped. Pure Python (CPython tests).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import math
 import re
@@ -31,11 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontend_py.imagecheck import MAX_BYTES
-from frontend_py.layout import MAX_CLOCK, LayerState, Layout, StageState
+from frontend_py.layout import MAX_CLOCK, LayerState, Layout, StageState, validate
 
-CHUNK_BYTES = 16 * 1024  # far below the SCTP message limit once base64-encoded
-MAX_CHUNKS = math.ceil(MAX_BYTES / CHUNK_BYTES)
 IMAGE_PREFIX = "img:"
+MAX_LIVE_OPS = 64  # one edit is a handful of ops; a message of more is not an edit
+SNAPSHOT_PART_OPS = 400  # ~40 KB of JSON: a snapshot of more goes in several messages
 # Binary chunks: 64 KiB stays under every browser's data-channel message limit (256 KiB in
 # Chromium, 1 GiB in Firefox, 64 KiB before Safari 17) with the header.
 BINARY_CHUNK_BYTES = 60 * 1024
@@ -62,66 +63,6 @@ def is_image_id(value: str) -> bool:
     return value.startswith(IMAGE_PREFIX) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
 
 
-def mute(muted: bool) -> dict[str, Any]:
-    return {"type": "mute", "muted": muted}
-
-
-def layout(ops: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "layout", "ops": ops}
-
-
-def background_request(image: str) -> dict[str, Any]:
-    return {"type": "background-request", "id": image}
-
-
-def background_chunks(data: bytes) -> list[dict[str, Any]]:
-    """The messages that carry one image, in order."""
-    image = image_id(data)
-    count = max(1, math.ceil(len(data) / CHUNK_BYTES))
-    return [
-        {
-            "type": "background-chunk",
-            "id": image,
-            "index": index,
-            "count": count,
-            "data": base64.b64encode(data[index * CHUNK_BYTES:(index + 1) * CHUNK_BYTES]).decode("ascii"),
-        }
-        for index in range(count)
-    ]
-
-
-class Transfer:
-    """One image arriving in chunks; `add` returns the whole image once it is complete and intact."""
-
-    def __init__(self, image: str, count: int) -> None:
-        if not is_image_id(image) or not 0 < count <= MAX_CHUNKS:
-            raise ValueError("bad background transfer")
-        self.image, self.count = image, count
-        self.parts: dict[int, bytes] = {}
-
-    @property
-    def progress(self) -> float:
-        return len(self.parts) / self.count
-
-    def add(self, message: dict[str, Any]) -> bytes | None:
-        index, count, data = message.get("index"), message.get("count"), message.get("data")
-        if not isinstance(index, int) or isinstance(index, bool) or count != self.count or not 0 <= index < count:
-            raise ValueError("bad background chunk")
-        if not isinstance(data, str) or len(data) > 2 * CHUNK_BYTES:
-            raise ValueError("bad background chunk")
-        try:
-            self.parts[index] = base64.b64decode(data, validate=True)
-        except binascii.Error as exc:
-            raise ValueError("bad background chunk") from exc
-        if len(self.parts) < self.count:
-            return None
-        whole = b"".join(self.parts[i] for i in range(self.count))
-        if image_id(whole) != self.image:
-            self.parts.clear()
-            raise ValueError("background image does not match its id")
-        return whole
-
-
 def _int(value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"not an integer in {low}..{high}: {value!r:.40}")
@@ -143,6 +84,47 @@ def _shot_id(value: object) -> str:
 def shot_owner(shot: str) -> str:
     """The peer that pressed the shutter for `shot` ("peer:number")."""
     return shot.rpartition(":")[0]
+
+
+@dataclass(frozen=True)
+class Mute:
+    muted: bool
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "mute", "muted": self.muted}
+
+
+@dataclass(frozen=True)
+class LiveOps:
+    """A peer's own edits, as it makes them."""
+
+    ops: tuple[dict[str, Any], ...]
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "layout", "ops": list(self.ops)}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Part of everything a peer knows of the layout (anyone's ops), for a newcomer."""
+
+    ops: tuple[dict[str, Any], ...]
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "snapshot", "ops": list(self.ops)}
+
+
+def snapshot_parts(ops: list[dict[str, Any]]) -> list[Snapshot]:
+    """A layout's ops in messages of at most SNAPSHOT_PART_OPS (ops merge in any order)."""
+    return [Snapshot(tuple(ops[i:i + SNAPSHOT_PART_OPS])) for i in range(0, len(ops), SNAPSHOT_PART_OPS)] or [Snapshot(())]
+
+
+@dataclass(frozen=True)
+class BackgroundRequest:
+    image: str
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "background-request", "id": self.image}
 
 
 @dataclass(frozen=True)
@@ -228,6 +210,19 @@ class ClipHeader(_Announced):
 
 
 @dataclass(frozen=True)
+class BackgroundHeader(_Announced):
+    """A custom background on its way (a JPEG at most the photo's size), in chunks of `transfer`."""
+
+    TYPE = "background"
+    image: str
+    transfer: int
+    bytes: int
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "background", "id": self.image, "transfer": self.transfer, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
 class Recording:
     """A peer started (or stopped) recording a clip: everyone must know they are recorded."""
 
@@ -247,26 +242,71 @@ class PhotoDecision:
 
     def layout(self) -> tuple[StageState, list[LayerState]]:
         """The stage and its layers as the presser had them at the shot."""
-        frozen = Layout(shot_owner(self.shot))
-        for op in self.ops:
-            frozen.apply(op)
+        frozen = Layout.frozen(shot_owner(self.shot), self.ops)
         return frozen.stage(), frozen.layers()
 
     def message(self) -> dict[str, Any]:
         return {"type": "photo", "shot": self.shot, "stills": list(self.stills), "ops": list(self.ops)}
 
 
-Message = ClockProbe | Shutter | StillHeader | PhotoDecision | ClipHeader | Recording
-Header = StillHeader | ClipHeader  # what announces a binary transfer
+Message = (
+    Mute | LiveOps | Snapshot | BackgroundRequest | BackgroundHeader
+    | ClockProbe | Shutter | StillHeader | PhotoDecision | ClipHeader | Recording
+)
+Header = BackgroundHeader | StillHeader | ClipHeader  # what announces a binary transfer
 
 
-def parse_capture(message: dict[str, Any]) -> Message | None:
-    """A clock, shutter, still, photo, recording or clip message, checked in full; None if it
-    is none of those or is malformed in any way."""
-    try:
-        return _PARSERS[message["type"]](message)
-    except (KeyError, TypeError, ValueError):
+def parse(message: object, sender: str) -> Message | None:
+    """`message` (decoded JSON) from peer `sender`, checked in full; None if it is malformed
+    in any way. Live ops claiming to be another peer's are left out."""
+    if not isinstance(message, dict):
         return None
+    try:
+        if message["type"] == "layout":
+            return _live_ops(message, sender)
+        return _PARSERS[message["type"]](message)
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError):
+        return None
+
+
+def _ops(ops: object, limit: int) -> list[dict[str, Any]]:
+    if not isinstance(ops, list) or len(ops) > limit:
+        raise ValueError("bad ops")
+    checked = []
+    for op in ops:
+        try:
+            checked.append(validate(op))
+        except (ValueError, TypeError):
+            continue  # one bad op does not cost the others
+    return checked
+
+
+def _live_ops(message: dict[str, Any], sender: str) -> LiveOps:
+    return LiveOps(tuple(op for op in _ops(message["ops"], MAX_LIVE_OPS) if op["peer"] == sender))
+
+
+def _snapshot(message: dict[str, Any]) -> Snapshot:
+    return Snapshot(tuple(_ops(message["ops"], SNAPSHOT_PART_OPS)))
+
+
+def _mute(message: dict[str, Any]) -> Mute:
+    if not isinstance(message["muted"], bool):
+        raise ValueError("bad mute")
+    return Mute(message["muted"])
+
+
+def _image(value: object) -> str:
+    if not isinstance(value, str) or not is_image_id(value):
+        raise ValueError("bad image id")
+    return value
+
+
+def _background_request(message: dict[str, Any]) -> BackgroundRequest:
+    return BackgroundRequest(_image(message["id"]))
+
+
+def _background(message: dict[str, Any]) -> BackgroundHeader:
+    return BackgroundHeader(_image(message["id"]), _int(message["transfer"], 0, 2**32 - 1), _int(message["bytes"], 1, MAX_BYTES))
 
 
 def _clock(message: dict[str, Any]) -> ClockProbe:
@@ -304,8 +344,8 @@ def _photo(message: dict[str, Any]) -> PhotoDecision:
         raise ValueError("bad stills")
     if not isinstance(ops, list) or len(ops) > MAX_PHOTO_OPS:
         raise ValueError("bad ops")
-    decision = PhotoDecision(_shot_id(message["shot"]), tuple(dict.fromkeys(stills)), tuple(ops))
-    decision.layout()  # every op valid, or none of the decision is used
+    decision = PhotoDecision(_shot_id(message["shot"]), tuple(dict.fromkeys(stills)), tuple(validate(op) for op in ops))
+    decision.layout()
     return decision
 
 
@@ -326,9 +366,9 @@ def _recording(message: dict[str, Any]) -> Recording:
 
 
 _PARSERS = {
+    "mute": _mute, "snapshot": _snapshot, "background-request": _background_request, "background": _background,
     "clock": _clock, "shutter": _shutter, "still": _still, "photo": _photo, "clip": _clip, "recording": _recording,
 }
-CAPTURE_TYPES = frozenset(_PARSERS)
 
 
 def binary_chunks(transfer: int, data: bytes) -> list[bytes]:
@@ -349,7 +389,7 @@ def parse_binary(data: bytes) -> tuple[int, int, bytes] | None:
 
 
 class BinaryTransfer:
-    """One announced still or clip arriving in binary chunks, in order (the channel is ordered
+    """One announced background, still or clip arriving in binary chunks, in order (the channel is ordered
     and reliable). `add` returns the whole payload once complete; ValueError for a chunk that
     does not belong (wrong index, too many bytes), after which the transfer is dead."""
 

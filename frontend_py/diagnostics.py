@@ -7,7 +7,6 @@ bench/pipeline.py and the tests.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import js
 from pyodide.ffi import create_proxy

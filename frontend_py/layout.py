@@ -1,8 +1,14 @@
 """The shared stage's layout: a last-writer-wins map that every peer keeps a replica of.
 
-Each (layer, prop) pair holds the value of the op with the highest (clock, peer), clocks being
-Lamport clocks, so replicas that have applied the same ops agree whatever order they came in.
-Ops arrive from other peers, so each is checked in full before it can touch the state.
+Each (layer, prop) pair holds the value of the op with the highest (clock, peer), so replicas
+that have applied the same ops agree whatever order they came in. Clocks are hybrid logical
+clocks (physical milliseconds times CLOCK_TICKS_PER_MS, plus a counter), as CockroachDB and
+others use: they order causally like Lamport clocks, and they stay near real time, so an op
+more than MAX_AHEAD_MS ahead of this peer's clock is refused. With a plain Lamport clock one
+op with a huge clock would win its property for ever and push every later clock to the top
+of the range. Ops arrive from other peers, so each is checked in full before it can touch
+the state, and refusing one never raises. The state stays bounded: removed layers keep only
+their removal (a tombstone, and at most MAX_TOMBSTONES), and at most MAX_LAYERS live layers.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -22,8 +29,12 @@ DEFAULT_BACKGROUND = "plain"
 REJOIN_WINDOW_S = 60.0
 MIN_SCALE = 0.02
 MAX_SCALE = 4.0
-MAX_Z = 1e9
+MAX_Z = 1e6  # z is clamped to +-MAX_Z; restacking renumbers before it gets there
 MAX_CLOCK = 2**53 - 1  # integers stay exact in JavaScript up to here
+CLOCK_TICKS_PER_MS = 1024  # room for 1024 edits a millisecond; now * 1024 < MAX_CLOCK until 2248
+MAX_AHEAD_MS = 10_000.0
+MAX_LAYERS = 300  # people and stickers shown at once
+MAX_TOMBSTONES = 1000
 
 GEOMETRY = frozenset({"x", "y", "scale", "rotation", "opacity", "z"})
 PROPS = {
@@ -117,10 +128,13 @@ def _opacity(value: object) -> float:
 
 
 def _z(value: object) -> float:
-    z = _number(value)
-    if abs(z) > MAX_Z:
-        raise ValueError(f"z out of range: {z!r}")
-    return z
+    return min(MAX_Z, max(-MAX_Z, _number(value)))
+
+
+def _true(value: object) -> bool:
+    if value is not True:
+        raise ValueError("a layer is removed for good: removed is only ever true")
+    return True
 
 
 def _flag(value: object) -> bool:
@@ -149,7 +163,7 @@ _RULES: dict[str, Callable[[object], object]] = {
     "opacity": _opacity,
     "z": _z,
     "sticker": _name,
-    "removed": _flag,
+    "removed": _true,
     "auto": _flag,
     "background": _name,
     "aspect": _aspect,
@@ -170,19 +184,28 @@ def validate(op: object) -> Op:
     return {"layer": layer, "prop": prop, "value": _RULES[prop](op["value"]), "clock": clock, "peer": peer}
 
 
+def _removed(props: dict[str, Op]) -> bool:
+    return "removed" in props
+
+
 def _rank(op: Op) -> tuple[int, str, str]:
     # The value breaks ties too, so a peer that reuses a clock still cannot split the replicas.
     return op["clock"], op["peer"], json.dumps(op["value"])
 
 
-class Layout:
-    """One peer's replica of the stage layout."""
+def wall_ms() -> float:
+    return time.time() * 1000.0
 
-    def __init__(self, own_peer: str) -> None:
+
+class Layout:
+    """One peer's replica of the stage layout. `now_ms` is this peer's clock (epoch ms)."""
+
+    def __init__(self, own_peer: str, now_ms: Callable[[], float] | None = None) -> None:
         if not _PEER.fullmatch(own_peer):
             raise ValueError(f"bad peer id {own_peer!r:.80}")
-        self.own_peer = own_peer
+        self.own_peer, self.now_ms = own_peer, now_ms or wall_ms
         self.clock = 0
+        self.refused = 0  # ops refused: malformed, too far ahead, or past the bounds
         self._layers: dict[str, dict[str, Op]] = {}
         self._present: set[str] | None = None  # None until `present` is first called: show everyone
         self._absent_since: dict[str, float] = {}
@@ -191,9 +214,20 @@ class Layout:
         """Change one value here; returns the op to send to every other peer."""
         return self.edit_many(layer, {prop: value})[0]
 
+    @classmethod
+    def frozen(cls, own_peer: str, ops: Iterable[object]) -> Layout:
+        """A layout made of ops as a peer had them (a photo's), whatever its clock."""
+        layout = cls(own_peer, now_ms=lambda: MAX_CLOCK / CLOCK_TICKS_PER_MS)
+        for op in ops:
+            layout.apply(op)
+        return layout
+
+    def _physical(self, ahead_ms: float = 0.0) -> int:
+        return int((self.now_ms() + ahead_ms) * CLOCK_TICKS_PER_MS)
+
     def edit_many(self, layer: str, values: Mapping[str, object]) -> list[Op]:
         """Change several values of one layer as one event; if any is invalid, nothing changes."""
-        clock = self.clock + 1
+        clock = min(MAX_CLOCK, max(self.clock + 1, self._physical()))
         ops = [
             validate({"layer": layer, "prop": prop, "value": value, "clock": clock, "peer": self.own_peer})
             for prop, value in values.items()
@@ -204,18 +238,60 @@ class Layout:
         return [dict(op) for op in ops]
 
     def apply(self, op: object) -> bool:
-        """Take an op from another peer; True if it changed a value. Raises ValueError if malformed."""
-        checked = validate(op)
+        """Take an op from another peer; True if it changed a value. A malformed op, one more
+        than MAX_AHEAD_MS ahead of our clock, or one past the bounds changes nothing."""
+        try:
+            checked = validate(op)
+        except (ValueError, TypeError):
+            self.refused += 1
+            return False
+        if checked["clock"] > self._physical(MAX_AHEAD_MS) or not self._room_for(checked["layer"], checked["prop"]):
+            self.refused += 1
+            return False
         self.clock = max(self.clock, checked["clock"])
         return self._store(checked)
 
+    def _room_for(self, layer: str, prop: str) -> bool:
+        if layer in self._layers or prop == "removed":  # tombstones have their own bound
+            return True
+        live = sum(1 for props in self._layers.values() if not _removed(props))
+        return live < MAX_LAYERS
+
     def _store(self, op: Op) -> bool:
         props = self._layers.setdefault(op["layer"], {})
+        if _removed(props) and op["prop"] != "removed":
+            return False  # a removed layer keeps its tombstone only
         old = props.get(op["prop"])
         if old is not None and _rank(old) >= _rank(op):
             return False
+        if op["prop"] == "removed":  # final: whatever else comes, in any order, the layer is gone
+            self._layers[op["layer"]] = {"removed": op}
+            self._bury()
+            return old is None
         props[op["prop"]] = op
         return old is None or old["value"] != op["value"]
+
+    def _bury(self) -> None:
+        """Forget the oldest tombstones past MAX_TOMBSTONES."""
+        tombs = [(props["removed"]["clock"], layer) for layer, props in self._layers.items() if _removed(props)]
+        for _, layer in sorted(tombs)[: max(0, len(tombs) - MAX_TOMBSTONES)]:
+            del self._layers[layer]
+
+    def top_z(self) -> float:
+        return max((layer.z for layer in self.layers()), default=0.0)
+
+    def restacked(self, layer_id: str, up: bool) -> dict[str, float]:
+        """The z values that put `layer_id` above (or below) every other layer: one value
+        normally; near the bounds, every layer renumbered in its present order."""
+        others = [layer for layer in self.layers() if layer.id != layer_id]
+        if not others:
+            return {}
+        z = max(layer.z for layer in others) + 1 if up else min(layer.z for layer in others) - 1
+        if abs(z) < MAX_Z:
+            return {layer_id: z}
+        order = [layer.id for layer in others]
+        order = [*order, layer_id] if up else [layer_id, *order]
+        return {layer: float(index + 1) for index, layer in enumerate(order)}
 
     def snapshot(self) -> list[Op]:
         """Every winning op, for a peer that joins late to apply."""

@@ -28,8 +28,8 @@ class Participant:
 
 class Mesh:
     """`on_change(participant_id, participant_or_None)` tells the UI what changed;
-    `on_message(participant_id, message)` passes on data-channel messages other than mute (a
-    binary one as bytes), and `on_channel_open(participant_id)` says when a peer can be sent
+    `on_message(participant_id, message)` passes on data-channel messages other than mute,
+    checked (datachannel.parse: malformed ones go no further; a binary one as bytes), and `on_channel_open(participant_id)` says when a peer can be sent
     messages."""
 
     def __init__(
@@ -37,7 +37,7 @@ class Mesh:
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
         on_change: Callable[[str, Participant | None], None],
-        on_message: Callable[[str, dict[str, Any] | bytes], None] = lambda _peer, _message: None,
+        on_message: Callable[[str, datachannel.Message | bytes], None] = lambda _peer, _message: None,
         on_channel_open: Callable[[str], None] = lambda _peer: None,
     ) -> None:
         self.local_stream = local_stream
@@ -73,7 +73,7 @@ class Mesh:
         self.muted = muted
         for track in self.local_stream.getAudioTracks() if self.local_stream else []:
             track.enabled = not muted
-        self.broadcast(datachannel.mute(muted))
+        self.broadcast(datachannel.Mute(muted).message())
 
     def broadcast(self, message: dict[str, Any]) -> None:
         for link in self.links.values():
@@ -123,19 +123,17 @@ class Mesh:
             participant.stream = stream
             self.on_change(participant.id, participant)
 
-        def on_data(message: dict[str, Any] | bytes) -> None:
-            if isinstance(message, bytes):
-                self.on_message(participant.id, message)
-            elif message.get("type") == "mute":
-                if isinstance(message.get("muted"), bool):
-                    participant.muted = message["muted"]
-                    self.on_change(participant.id, participant)
-            else:
+        def on_data(raw: dict[str, Any] | bytes) -> None:
+            message = raw if isinstance(raw, bytes) else datachannel.parse(raw, participant.id)
+            if isinstance(message, datachannel.Mute):
+                participant.muted = message.muted
+                self.on_change(participant.id, participant)
+            elif message is not None:
                 self.on_message(participant.id, message)
 
         def on_state(state: str) -> None:
             if state == "channel-open":
-                self.links[participant.id].send(datachannel.mute(self.muted))
+                self.links[participant.id].send(datachannel.Mute(self.muted).message())
                 self.on_channel_open(participant.id)
                 return
             participant.state = state

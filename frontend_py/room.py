@@ -15,7 +15,7 @@ from typing import Any
 import js
 from pyodide.ffi import create_proxy
 
-from frontend_py import media
+from frontend_py import datachannel, media
 from frontend_py.backgroundpanel import BackgroundPanel
 from frontend_py.bandwidth import video_encoding
 from frontend_py.capture import Capture
@@ -40,6 +40,10 @@ from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from frontend_py.webgl import WebGLUnavailable
 from signaling.protocol import ServerMessage, Welcome
 
+CAPTURE_MESSAGES = (
+    datachannel.ClockProbe, datachannel.Shutter, datachannel.StillHeader, datachannel.PhotoDecision,
+    datachannel.Recording, datachannel.ClipHeader,
+)
 # Refusals that may pass: the person is told and may try again from where they are.
 RETRYABLE = frozenset({"unavailable", "rate_limited", "bad_message"})
 
@@ -187,10 +191,12 @@ class Room:
         sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
-        self.sync = StageSync(self.mesh, layout, self.stage, self.backgrounds.show_progress, self.backgrounds.sync)
         self.capture = Capture(
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
+        )
+        self.sync = StageSync(
+            self.mesh, layout, self.stage, self.capture.next_transfer, self.backgrounds.show_progress, self.backgrounds.sync,
         )
         self.clips = Clips(
             own_id, self.mesh, layout, self.stage.renderer, self.gallery, self.capture,
@@ -306,11 +312,16 @@ class Room:
         if isinstance(message, Welcome) and self.stage is None:
             self._start_stage(message.peer)
         self.mesh.handle(message)
+        if isinstance(message, Welcome) and not message.peers and not self.stage.synced:
+            self.sync.synced()  # alone in the booth: nobody's layout to wait for
 
-    def _on_peer_message(self, participant_id: str, message: dict[str, Any] | bytes) -> None:
-        if self.capture is not None and self.capture.receive(participant_id, message):
+    def _on_peer_message(self, participant_id: str, message: datachannel.Message | bytes) -> None:
+        if self.sync is None:
             return
-        if self.sync is not None and isinstance(message, dict):
+        # A binary chunk belongs to a transfer one of them was announced (by its number).
+        if isinstance(message, bytes) or isinstance(message, CAPTURE_MESSAGES):
+            self.capture.receive(participant_id, message)
+        if isinstance(message, bytes) or not isinstance(message, CAPTURE_MESSAGES):
             self.sync.receive(participant_id, message)
 
     def _on_channel_open(self, participant_id: str) -> None:
@@ -340,6 +351,7 @@ class Room:
                 self.sync.participants_changed()
                 self.capture.peer_left(participant_id)
                 self.clips.peer_left(participant_id)
+                self.sync.peer_left(participant_id)
             self._layout()
             return
         if tile is None:

@@ -17,6 +17,9 @@ from frontend_py.dom import js_object, nullable, on, spawn
 from frontend_py.negotiation import Negotiator, is_polite
 
 DATA_CHANNEL_ID = 0
+# Bigger messages are dropped unread: ours stay far below (datachannel.py), and Chromium
+# refuses to send more than its 256 KiB SCTP limit anyway; another browser might not.
+MAX_MESSAGE_BYTES = 256 * 1024
 # A connection not up by then has lost a signal (a socket drop, a server restart): the
 # impolite side offers again. Loopback connects in well under a second.
 RENEGOTIATE_AFTER_S = 8.0
@@ -192,11 +195,14 @@ class PeerLink:
 
     def _on_channel_message(self, event: Any) -> None:
         if not isinstance(event.data, str):
-            self.on_data(js.Uint8Array.new(event.data).to_bytes())
+            if int(event.data.byteLength) <= MAX_MESSAGE_BYTES:
+                self.on_data(js.Uint8Array.new(event.data).to_bytes())
+            return
+        if len(event.data) > MAX_MESSAGE_BYTES:
             return
         try:
             message = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if isinstance(message, dict):
             self.on_data(message)

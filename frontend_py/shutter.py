@@ -14,6 +14,9 @@ from typing import Any, Iterable
 from frontend_py.datachannel import Shutter
 from frontend_py.layout import STAGE, Layout, layer_kind
 
+# A countdown starts this long after the press: the shutter message reaches every page first,
+# so that all start on the one instant rather than each when the message arrives.
+LEAD_S = 0.4
 DECISION_WAIT_S = 5.0  # after the shot, the presser waits this long for stills at most
 STILL_WAIT_S = 10.0  # after the decision, a still it lists is waited for this long at most
 ORPHAN_WAIT_S = 8.0  # after the shot, without any decision (the presser left), decide alone

@@ -44,6 +44,7 @@ class Stage:
         self.resolution = resolution_scale(self.gl)
         self.renderer = StageRenderer(self.gl, self._redraw)
         self.people = self.renderer.people
+        self.synced = False  # set once the booth's layout has reached us (stagesync.py)
         self.selected: str | None = None
         self.drag: dict[str, Any] | None = None
         self.dirty = True
@@ -98,8 +99,9 @@ class Stage:
         person = self.people[peer] = Person(None, webgl.Texture(self.gl), own_size=(width, height))
 
         def frame(pixels: Any) -> None:
-            person.texture.upload_pixels(pixels, width, height)
-            self.dirty = True
+            if not self.gl.isContextLost():
+                person.texture.upload_pixels(pixels, width, height)
+                self.dirty = True
 
         return frame
 
@@ -129,14 +131,18 @@ class Stage:
 
     def arrange(self) -> None:
         """Stand in the booth's row while nobody has moved us by hand; every peer does this for
-        its own layer only, in the same order, so the row converges without a coordinator."""
+        its own layer only, in the same order, so the row converges without a coordinator.
+        Not before the others' snapshot is here (`synced`): someone rejoining would otherwise
+        put a fresh place, newer than the one friends gave them, over it."""
+        if not self.synced:
+            return
         own = self.layout.layer(self.own_id)
         if own is not None and not own.auto:
             return
         stage_aspect = ASPECTS[self.layout.stage().aspect]
         aspect = self._aspect(self.own_id)
         if own is None:
-            top = max((layer.z for layer in self.layout.layers()), default=0.0)
+            top = self.layout.top_z()
             self._edit(self.own_id, {"auto": True, "z": top + 1, "rotation": 0.0, "opacity": 1.0, **row_places(1, aspect, stage_aspect)[0]})
             own = self.layout.layer(self.own_id)
         row = sorted((layer for layer in self.layout.layers() if layer.kind == "person" and layer.auto), key=lambda layer: (layer.z, layer.id))
@@ -156,7 +162,7 @@ class Stage:
             self.dirty = True
 
     def _animation_frame(self, now: float) -> None:
-        if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2:
+        if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2 and not self.gl.isContextLost():
             self.last_draw = now
             self.dirty = False
             started = js.performance.now()
@@ -202,7 +208,7 @@ class Stage:
         self._show_selection()
 
     def add_sticker(self, name: str) -> None:
-        top = max((layer.z for layer in self.layout.layers()), default=0.0)
+        top = self.layout.top_z()
         layer = self.layout.new_sticker_id()
         self._edit(layer, {"sticker": name, "x": 0.5, "y": 0.4, "scale": STICKER_SCALE, "rotation": 0.0, "opacity": 1.0, "z": top + 1})
         self.select(layer)
@@ -252,7 +258,28 @@ class Stage:
             (event.clientY - box.top) * int(self.canvas.height) / box.height,
         )
 
+    def _context_lost(self, event: Any) -> None:
+        event.preventDefault()  # asks the browser to restore the context when it can
+
+    def _context_restored(self, _: Any) -> None:
+        """A lost GPU context (a driver reset, too many contexts) comes back empty: everything
+        made in it is made again, people's textures included; the pictures reload themselves."""
+        images = self.renderer.images
+        self.renderer = StageRenderer(self.gl, self._redraw)
+        self.renderer.images.update(images)
+        for peer, person in list(self.people.items()):
+            self.renderer.people[peer] = person
+            if isinstance(person.texture, webgl.VideoTexture):
+                person.texture = webgl.VideoTexture(self.gl, planar=self.software)
+            else:
+                person.texture = webgl.Texture(self.gl)
+                person.texture.width, person.texture.height = person.own_size
+        self.people = self.renderer.people
+        self.dirty = True
+
     def _wire(self) -> None:
+        on(self.canvas, "webglcontextlost", self._context_lost)
+        on(self.canvas, "webglcontextrestored", self._context_restored)
         on(self.canvas, "pointerdown", self._pointer_down)
         on(self.canvas, "pointermove", self._pointer_move)
         on(self.canvas, "pointerup", self._pointer_up)
@@ -320,9 +347,8 @@ class Stage:
         layer = self.layout.layer(self.selected) if self.selected else None
         if layer is None:
             return
-        others = [shown.z for shown in self.layout.layers() if shown.id != layer.id]
-        z = (max(others, default=layer.z) + 1) if direction > 0 else (min(others, default=layer.z) - 1)
-        self.edit(layer.id, {"z": z})
+        for layer_id, z in self.layout.restacked(layer.id, up=direction > 0).items():
+            self.edit(layer_id, {"z": z})
 
     def _delete(self, _: Any) -> None:
         if self.selected and self.layout.layer(self.selected).kind == "sticker":

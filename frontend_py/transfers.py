@@ -1,14 +1,15 @@
-"""Stills and clips over the data channels, as binary chunks (datachannel.py).
+"""Backgrounds, stills and clips over the data channels, as binary chunks (datachannel.py).
 
 Sending is paced by each channel's buffer, so a big transfer never piles megabytes into
 the browser's queue. Receiving keeps at most one transfer of each kind per sender: a sender
-that announces a new one has given up the last, and a sender's chunks can only ever touch
-its own transfers.
+that announces a new one has given up the last, a sender's chunks can only ever touch its
+own transfers, and a transfer that stalls (slower than MIN_BYTES_PER_S) is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable
 
 import js
@@ -18,6 +19,8 @@ from frontend_py.datachannel import BinaryTransfer, Header
 from frontend_py.mesh import Mesh
 
 MAX_BUFFERED = 1 << 20  # bytes queued per data channel before a transfer waits
+MIN_BYTES_PER_S = 32 * 1024  # a transfer slower than this on average has stalled
+GRACE_S = 10.0
 
 
 async def send(mesh: Mesh, peer: str, header: Header, data: Any, progress: Callable[[float], None] | None = None) -> bool:
@@ -42,17 +45,36 @@ async def send(mesh: Mesh, peer: str, header: Header, data: Any, progress: Calla
 
 class Incoming:
     """Transfers arriving. `on_complete(peer, header, data)` once one is whole;
-    `on_progress(peer, header, fraction)` as chunks arrive."""
+    `on_progress(peer, header, fraction)` as chunks arrive; `on_drop(peer, header)` for one
+    that broke, stalled or was replaced."""
 
     def __init__(
         self, on_complete: Callable[[str, Header, bytes], None],
         on_progress: Callable[[str, Header, float], None] = lambda _peer, _header, _fraction: None,
+        on_drop: Callable[[str, Header], None] = lambda _peer, _header: None,
     ) -> None:
-        self.on_complete, self.on_progress = on_complete, on_progress
+        self.on_complete, self.on_progress, self.on_drop = on_complete, on_progress, on_drop
         self.transfers: dict[tuple[str, type], BinaryTransfer] = {}
+        self.deadlines: dict[tuple[str, type], float] = {}
 
     def announce(self, peer: str, header: Header) -> None:
-        self.transfers[peer, type(header)] = BinaryTransfer(header)
+        self.sweep()
+        key = (peer, type(header))
+        if key in self.transfers:
+            self._drop(key)
+        self.transfers[key] = BinaryTransfer(header)
+        self.deadlines[key] = time.monotonic() + GRACE_S + header.bytes / MIN_BYTES_PER_S
+
+    def sweep(self) -> None:
+        """Drop the transfers past their deadline."""
+        now = time.monotonic()
+        for key in [key for key, deadline in self.deadlines.items() if deadline < now]:
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, type]) -> None:
+        transfer = self.transfers.pop(key)
+        del self.deadlines[key]
+        self.on_drop(key[0], transfer.header)
 
     def chunk(self, peer: str, data: bytes) -> None:
         chunk = datachannel.parse_binary(data)
@@ -66,14 +88,14 @@ class Incoming:
         try:
             whole = transfer.add(index, payload)
         except ValueError:
-            del self.transfers[key]  # a sender that breaks its own transfer loses it, nobody else's
+            self._drop(key)  # a sender that breaks its own transfer loses it, nobody else's
             return
         if whole is None:
             self.on_progress(peer, transfer.header, transfer.progress)
         else:
-            del self.transfers[key]
+            del self.transfers[key], self.deadlines[key]
             self.on_complete(peer, transfer.header, whole)
 
     def forget(self, peer: str) -> None:
         for key in [key for key in self.transfers if key[0] == peer]:
-            del self.transfers[key]
+            self._drop(key)

@@ -56,7 +56,8 @@ class Broker(ABC):
 
         Returns the other members and whether `peer` was a member already (a rejoin after a
         dropped socket, which takes over the membership and needs no space). Raises
-        `NoSuchRoom` or `RoomFull`. The caller announces a new member with `broadcast`.
+        `NoSuchRoom` or `RoomFull`. The caller announces a new member with `broadcast`, and
+        calls `leave` only after a join that returned: one that raised keeps nothing for `conn`.
         """
 
     @abstractmethod

@@ -59,16 +59,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "trusted_proxies",
         "127.0.0.1,::1",
-        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
-        "X-Forwarded-Proto are believed; '*': any; empty: none",
+        "reverse proxies whose X-Forwarded-For is believed "
+        "(comma-separated addresses or networks; '*': any; empty: none)",
         _proxies,
     ),
     Option("redis_url", "", "Redis URL (redis://host:port/db); empty: in-memory broker, one process"),
     Option(
         "secret",
         "",
-        "secret that signs invite tokens; empty: random per start (invites die with the process); "
-        f"with --redis-url: required, {MIN_SHARED_SECRET_BYTES}+ bytes, the same on every instance",
+        "signs invite tokens; empty: random per start (invites die with the process); "
+        f"with Redis: {MIN_SHARED_SECRET_BYTES}+ bytes, the same on every instance",
     ),
     Option("invite_ttl", "86400", "seconds an invite link (and its room) stays valid", int),
     Option("tls_cert", "", "PEM certificate file for HTTPS/WSS"),

@@ -35,6 +35,12 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Bidi embeddings, overrides and isolates can make a name render as someone else's text.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Characters that draw nothing: a name made of them, or padded with them, looks like someone
+# else's or like no name. Zero-width joiners stay, inside a name (emoji sequences, Indic and
+# Persian text need them).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u200b\u2060\ufeff\u00ad\u034f")
+_JOINERS = frozenset("\u200c\u200d")
+MAX_COMBINING_RUN = 2  # marks stacked on one letter: enough for any script, not for a tower
 
 
 class ProtocolError(Exception):
@@ -123,16 +129,23 @@ def is_valid_id(value: object) -> bool:
 def clean_name(value: object) -> str:
     """Return the display name trimmed and NFC-normalised, or raise `ProtocolError`.
 
-    Any script is welcome; control, unassigned and bidi-override characters are not.
+    Any script is welcome; control, unassigned, bidi-override and invisible characters are
+    not, nor marks stacked into a tower or a name that starts with one.
     """
     if not isinstance(value, str):
         raise ProtocolError(BAD_MESSAGE, "name must be a string")
     name = unicodedata.normalize("NFC", value.strip())
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
         raise ProtocolError(BAD_MESSAGE, f"name must be 1-{MAX_NAME_LENGTH} characters")
-    for char in name:
-        if char in _BIDI_CONTROLS or unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+    run = MAX_COMBINING_RUN  # a name cannot start with a mark
+    for index, char in enumerate(name):
+        category = unicodedata.category(char)
+        joiner_inside = char in _JOINERS and 0 < index < len(name) - 1 and name[index - 1] not in _JOINERS
+        if char in _BIDI_CONTROLS or char in _INVISIBLE or category in _FORBIDDEN_CATEGORIES or (category == "Cf" and not joiner_inside):
             raise ProtocolError(BAD_MESSAGE, f"name contains a forbidden character U+{ord(char):04X}")
+        run = run + 1 if category in ("Mn", "Me") else 0
+        if run > MAX_COMBINING_RUN:
+            raise ProtocolError(BAD_MESSAGE, "name has too many marks on one letter")
     return name
 
 

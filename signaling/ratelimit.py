@@ -76,7 +76,7 @@ class KeyedLimiter:
 
 
 class LimitReached(Exception):
-    """More sockets are open than `OpenLimit` allows."""
+    """`OpenLimit` is full for this key or in all."""
 
 
 class OpenLimit:
@@ -92,7 +92,7 @@ class OpenLimit:
     def hold(self, key: str) -> Iterator[None]:
         """Count one open thing under `key` for the block; raise `LimitReached` when full."""
         if self._count >= self.total or self._open[key] >= self.per_key:
-            raise LimitReached(f"{self._count} open, {self._open[key]} for this address")
+            raise LimitReached(f"{self._count} open in all, {self._open[key]} for this client")
         self._open[key] += 1
         self._count += 1
         try:

@@ -30,7 +30,8 @@ class RoomsAPI:
 
     async def create(self, request: Request) -> JSONResponse:
         """`POST /api/rooms` -> 201 with the room id and its invite token."""
-        if not self.limiter.allow(client_key(request.client.host if request.client else "unknown")):
+        address = client_key(request.client.host if request.client else "unknown")
+        if not self.limiter.allow(address):
             retry = str(self.limiter.retry_after())
             return _error(429, "rate_limited", "too many rooms created; try again shortly", {"Retry-After": retry})
         room = secrets.token_urlsafe(9)

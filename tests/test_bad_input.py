@@ -115,7 +115,10 @@ async def test_an_undeliverable_signal_is_refused_and_its_target_keeps_working(s
 
 def _frame(opcode: int, payload: bytes) -> bytes:
     """One masked client frame (mask 0, so the payload goes as it is)."""
-    length = bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+    if len(payload) < 126:
+        length = bytes([0x80 | len(payload)])
+    else:
+        length = bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
     return bytes([0x80 | opcode]) + length + b"\0\0\0\0" + payload
 
 

@@ -76,10 +76,9 @@ async def test_logs_are_json_and_never_contain_a_token(start_server) -> None:  #
 @pytest.mark.parametrize("secret", ["", "x" * 31], ids=["none", "31-bytes"])
 def test_redis_without_a_shared_secret_does_not_start(secret: str) -> None:
     # Each instance would sign invites with its own random secret: links from one would not open on another.
-    env = {"PATH": "/usr/bin:/bin", "CLOV_REDIS_URL": "redis://127.0.0.1:1/0", "CLOV_SECRET": secret, "CLOV_PORT": "0"}
-    result = subprocess.run(
-        [sys.executable, "-m", "signaling.cli", "serve"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=15
-    )
+    env = {"PATH": "/usr/bin:/bin", "CLOV_REDIS_URL": "redis://127.0.0.1:1/0", "CLOV_SECRET": secret}
+    command = [sys.executable, "-m", "signaling.cli", "serve", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=15)
     assert result.returncode == 2
     assert "CLOV_SECRET" in result.stderr and "32 bytes" in result.stderr
 

@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from signaling.broker import BrokerUnavailable
 from signaling.protocol import Peer as Member
 from signaling.redisbroker import RedisBroker
 from tests.client import Peer, create_room
@@ -143,7 +144,7 @@ async def test_rejoin_on_another_instance_takes_over_the_membership(pair) -> Non
 
 async def test_membership_expiry_follows_the_redis_clock(redis_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Two instances whose clocks disagree by a minute: neither may expire the other's members.
-    behind, on_time = RedisBroker(redis_server.url, member_ttl=30), RedisBroker(redis_server.url, member_ttl=30)
+    behind, on_time = RedisBroker(redis_server.url), RedisBroker(redis_server.url)
     try:
         await on_time.create_room("ClockRoom1", 600)
         real_time = time.time
@@ -156,3 +157,22 @@ async def test_membership_expiry_follows_the_redis_clock(redis_server, monkeypat
     finally:
         await behind.close()
         await on_time.close()
+
+
+async def test_a_join_whose_departure_announcement_fails_still_holds(redis_server) -> None:  # type: ignore[no-untyped-def]
+    class Unannounced(RedisBroker):
+        async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
+            raise BrokerUnavailable("publish failed")
+
+    crashed, broker = RedisBroker(redis_server.url, member_ttl=0.2), Unannounced(redis_server.url)
+    try:
+        await broker.create_room("QuietRoom1", 600)
+        await crashed.join("QuietRoom1", Member("gone", "Ana"), 6, "conn-a")
+        await asyncio.sleep(0.5)  # no heartbeat: Ana's membership expires, to be announced by the next join
+        assert await broker.join("QuietRoom1", Member("bo", "Bo"), 6, "conn-b") == ([], False)
+        assert broker._local_rooms == {"QuietRoom1": 1}  # one subscription, given back by the leave
+        assert await broker.leave("QuietRoom1", "bo", "conn-b")
+        assert broker._local_rooms == {} and await broker.occupancy("QuietRoom1") == 0
+    finally:
+        await crashed.close()
+        await broker.close()

@@ -149,3 +149,20 @@ def test_fuzz_clean_names_are_stable(raw: str) -> None:
     except ProtocolError:
         return
     assert clean_name(name) == name and 1 <= len(name) <= 32
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["\u200bAna", "Ana\u200b", "\u3164", "\u3164\u3164", "A\u2060na", "\u00adBo", "\u0301Ana", "Z\u0301\u0302\u0303\u0304", "\u200dAna", "Ana\u200d",
+     "\u2800"],
+)
+def test_invisible_and_stacked_names_are_refused(raw: str) -> None:
+    with pytest.raises(ProtocolError):
+        clean_name(raw)
+
+
+@pytest.mark.parametrize("raw", ["e\u0301", "민지", "👩\u200d💻", "بهمن\u200cیار", "Zoë", "ti\u0301e\u0302\u0301"])
+def test_names_with_joiners_and_a_few_marks_are_welcome(raw: str) -> None:
+    import unicodedata
+
+    assert clean_name(raw) == unicodedata.normalize("NFC", raw)

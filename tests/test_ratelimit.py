@@ -1,4 +1,4 @@
-"""Rate limiting kept in bounded memory."""
+"""Rate limiting: bounded memory, and the key a client address counts under."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from frontend_py import datachannel
-from frontend_py.datachannel import PhotoDecision, Shutter, parse_capture
+from frontend_py.datachannel import PhotoDecision, Shutter, parse
 from frontend_py.layout import Layout
 from frontend_py.shutter import PRESSES_PER_MINUTE, PressLimit, decided_stills, frozen_ops, ready, wins
 
@@ -49,7 +49,7 @@ def test_the_frozen_layout_leaves_out_latecomers_and_removed_stickers_and_round_
     layout.edit_many("alice:2", {"sticker": "crown", "removed": True})
     layout.edit_many("stage", {"background": "ocean", "aspect": "3:4"})
     ops = frozen_ops(layout, {"alice", "bob"})
-    decision = parse_capture(PhotoDecision("alice:1", ("alice", "bob"), tuple(ops)).message())
+    decision = parse(PhotoDecision("alice:1", ("alice", "bob"), tuple(ops)).message(), "x")
     assert isinstance(decision, PhotoDecision)
     stage, layers = decision.layout()
     assert (stage.background, stage.aspect) == ("ocean", "3:4")
@@ -59,22 +59,22 @@ def test_the_frozen_layout_leaves_out_latecomers_and_removed_stickers_and_round_
 
 def test_capture_messages_are_checked_in_full() -> None:
     good = press("alice").message()
-    assert parse_capture(good) == press("alice")
+    assert parse(good, "x") == press("alice")
     for change in (
         {"countdown": 4}, {"countdown": True}, {"at": float("nan")}, {"at": -1}, {"at": 1e300},
         {"shot": "alice"}, {"shot": "x" * 70 + ":1"}, {"series": "bob:1"}, {"index": 1}, {"count": 2},
     ):
-        assert parse_capture({**good, **change}) is None, change
-    assert parse_capture({"type": "still", "shot": "a:1", "transfer": 1, "bytes": datachannel.MAX_STILL_BYTES + 1,
-                          "mime": "image/png", "width": 10, "height": 10}) is None
-    assert parse_capture({"type": "still", "shot": "a:1", "transfer": 1, "bytes": 10, "mime": "image/svg+xml",
-                          "width": 10, "height": 10}) is None
+        assert parse({**good, **change}, "x") is None, change
+    assert parse({"type": "still", "shot": "a:1", "transfer": 1, "bytes": datachannel.MAX_STILL_BYTES + 1,
+                  "mime": "image/png", "width": 10, "height": 10}, "x") is None
+    assert parse({"type": "still", "shot": "a:1", "transfer": 1, "bytes": 10, "mime": "image/svg+xml",
+                  "width": 10, "height": 10}, "x") is None
     bad_op = {"layer": "alice", "prop": "x", "value": float("inf"), "clock": 1, "peer": "alice"}
-    assert parse_capture({"type": "photo", "shot": "a:1", "stills": ["a"], "ops": [bad_op]}) is None
-    assert parse_capture({"type": "photo", "shot": "a:1", "stills": "a", "ops": []}) is None
-    assert parse_capture({"type": "clock", "t0": "now"}) is None
-    assert parse_capture({"type": "clock", "t0": 5.0, "t1": 6.0}) is None
-    assert parse_capture({"type": "nope"}) is None
+    assert parse({"type": "photo", "shot": "a:1", "stills": ["a"], "ops": [bad_op]}, "x") is None
+    assert parse({"type": "photo", "shot": "a:1", "stills": "a", "ops": []}, "x") is None
+    assert parse({"type": "clock", "t0": "now"}, "x") is None
+    assert parse({"type": "clock", "t0": 5.0, "t1": 6.0}, "x") is None
+    assert parse({"type": "nope"}, "x") is None
 
 
 def test_a_still_arrives_whole_in_binary_chunks_or_not_at_all() -> None:

@@ -25,7 +25,7 @@ from frontend_py.layout import PHOTO_SIZES
 from tests_e2e.conftest import wait_ready
 from tests_e2e.media import FakeMedia, write_wav, write_y4m
 from tests_e2e.test_call import own_id, poll, received_frame, wait_connected
-from tests_e2e.test_stage import NO_REMOVAL, layer_error, state
+from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer_error, state
 
 OpenPage = Callable[..., Page]
 SKEW_MS = 1500.0  # one page's clock is this far ahead: the countdown must still start with the others'
@@ -74,17 +74,13 @@ def test_one_press_gives_everyone_the_same_photo(open_page: OpenPage, fake_media
     bo = enter(open_page, link, "Bo")
     cy = enter(open_page, skewed(link), "Cy")
     pages = [ana, bo, cy]
-    ids = [own_id(page) for page in pages]
-    for page, me in zip(pages, ids):
-        for other in ids:
-            if other != me:
-                wait_connected(page, other, timeout=60_000)
-    assert poll(lambda: all(len(state(page)["layers"]) == 3 for page in pages), timeout=30)
+    ids = all_on_stage(pages)
     # Cy's estimate of the others' clocks has caught the skew.
     assert poll(lambda: all(abs(offset + SKEW_MS) < 200 for offset in capture_report(cy)["offsets"].values())
                 and len(capture_report(cy)["offsets"]) == 2, timeout=20)
 
-    bo.keyboard.press("Space")  # the shutter's key, when no text field has focus
+    bo.evaluate("() => document.activeElement && document.activeElement.blur()")  # nothing focused, as after a click on the page
+    bo.keyboard.press("Space")  # the shutter's key, when no text field or button has focus
     for page in pages:
         page.wait_for_selector("#countdown-number:not(:empty)", timeout=10_000)
         assert page.is_disabled("#shutter")

@@ -1,0 +1,176 @@
+"""A hostile participant: whatever it sends over its data channels, the booth goes on.
+
+Eve is a real CLOV page whose data channels the test takes over (a wrapper around
+createDataChannel, installed before the app starts): through them she sends garbage, forged
+and poisoned ops, a flood of image transfers that never finish, a decompression bomb, a
+shutter flood and a 10 MB message. Ana and Bo must keep drawing, their edits must still reach
+each other, and their memory must stay bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import zlib
+from typing import Callable
+
+from playwright.sync_api import Page
+
+from frontend_py.layout import MAX_LAYERS
+from tests_e2e.conftest import wait_ready
+from tests_e2e.media import FakeMedia
+from tests_e2e.test_call import poll
+from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer, shows_at, state
+
+OpenPage = Callable[..., Page]
+
+TAKE_CHANNELS = """(() => {
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  window.eveChannels = [];
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const channel = create.apply(this, args);
+    window.eveChannels.push(channel);
+    return channel;
+  };
+})()"""
+
+# Sends each text (or, as {"b64": ...}, binary) message on every open channel.
+SEND = """messages => {
+  let sent = 0;
+  for (const channel of window.eveChannels) {
+    if (channel.readyState !== 'open') continue;
+    for (const message of messages) {
+      try {
+        channel.send(typeof message === 'string' ? message : Uint8Array.from(atob(message.b64), c => c.charCodeAt(0)));
+        sent++;
+      } catch (error) { /* a message past the channel's limit: the browser refuses it */ }
+    }
+  }
+  return sent;
+}"""
+
+HEAP = "Performance.getMetrics"
+LOSE_CONTEXT = """() => new Promise(resolve => {
+  const lose = document.querySelector('#stage').getContext('webgl2').getExtension('WEBGL_lose_context');
+  lose.loseContext();
+  setTimeout(() => { lose.restoreContext(); setTimeout(resolve, 500); }, 500);
+})"""
+
+
+def heap_mb(page: Page) -> float:
+    session = page.context.new_cdp_session(page)
+    session.send("Performance.enable")
+    metrics = {m["name"]: m["value"] for m in session.send(HEAP)["metrics"]}
+    session.detach()
+    return metrics["JSHeapUsedSize"] / 1e6
+
+
+def bomb_png(side: int = 20_000) -> bytes:
+    """A PNG that claims side x side pixels (400 MP) in a few hundred bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+def binary(transfer: int, index: int, payload: bytes) -> dict:  # type: ignore[type-arg]
+    return {"b64": base64.b64encode(struct.pack(">II", transfer, index) + payload).decode()}
+
+
+def attack(victims: list[str], eve: str) -> list[object]:
+    ana = victims[0]
+    now_clock = 2**53 - 1
+    bomb = bomb_png()
+    bomb_id = "img:" + hashlib.sha256(bomb).hexdigest()
+    messages: list[object] = [
+        "not json", "{", "[]", "null", "1e400", '"\\ud800"', "[" * 50_000 + "]" * 50_000,
+        json.dumps({"type": "layout", "ops": [{"layer": ana, "prop": "x", "value": 0.05, "clock": now_clock, "peer": eve}]}),
+        json.dumps({"type": "layout", "ops": [{"layer": ana, "prop": "x", "value": 0.05, "clock": 10**15, "peer": ana}]}),
+        '{"type": "layout", "ops": [{"layer": "' + eve + '", "prop": "x", "value": NaN, "clock": 5, "peer": "' + eve + '"}]}',
+        json.dumps({"type": "layout", "ops": [{"layer": eve, "prop": "z", "value": 1e9, "clock": 5, "peer": eve}]}),
+        json.dumps({"type": "snapshot", "ops": [{"layer": f"{eve}:{n}", "prop": "sticker", "value": "crown", "clock": n + 1, "peer": eve}
+                                                for n in range(40)]}),
+        json.dumps({"type": "shutter", "shot": f"{ana}:77", "at": 1, "countdown": 3, "series": f"{ana}:77", "index": 0, "count": 1}),
+        json.dumps({"type": "mute", "muted": {"deep": [1, 2, 3]}}),
+        "x" * (10 * 1024 * 1024),
+    ]
+    # Image transfers announced and never finished, one after another (each replaces the last).
+    for n in range(200):
+        fake = "img:" + hashlib.sha256(str(n).encode()).hexdigest()
+        messages += [json.dumps({"type": "background", "id": fake, "transfer": 1000 + n, "bytes": 15_000_000}), binary(1000 + n, 0, b"\0" * 60_000)]
+    # A decompression bomb, complete and matching its id, and a layout naming it.
+    messages += [json.dumps({"type": "background", "id": bomb_id, "transfer": 5000, "bytes": len(bomb)}), binary(5000, 0, bomb)]
+    messages.append(json.dumps({"type": "layout", "ops": [{"layer": "stage", "prop": "background", "value": bomb_id, "clock": 9, "peer": eve}]}))
+    # A flood of shutters: only the first few of a minute start a countdown.
+    messages += [json.dumps({"type": "shutter", "shot": f"{eve}:{n}", "at": 1, "countdown": 10, "series": f"{eve}:{n}", "index": 0, "count": 1})
+                 for n in range(1, 60)]
+    # Chunks for transfers that are not Eve's, or not announced.
+    messages += [binary(1, 0, b"junk"), binary(0xFFFFFFFF, 7, b"junk"), {"b64": base64.b64encode(b"abc").decode()}]
+    return messages
+
+
+def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    ana = open_page("/")
+    ana.evaluate(NO_REMOVAL)
+    ana.fill("#name", "Ana")
+    ana.click("#create")
+    ana.click("#enter")
+    ana.wait_for_selector("html[data-screen='room']", state="attached")
+    link = ana.evaluate("() => location.href")
+    bo = open_page(link)
+    bo.evaluate(NO_REMOVAL)
+    bo.fill("#name", "Bo")
+    bo.click("#join")
+    eve = open_page(link)
+    eve.add_init_script(TAKE_CHANNELS)
+    eve.reload()
+    wait_ready(eve)
+    eve.evaluate(NO_REMOVAL)
+    eve.fill("#name", "Eve")
+    eve.click("#join")
+    pages = [ana, bo, eve]
+    for page in pages:
+        page.wait_for_selector("html[data-screen='room']", state="attached")
+    ids = all_on_stage(pages)
+    before = [heap_mb(ana), heap_mb(bo)]
+    drawn = [len(state(page)["render_ms"]) for page in (ana, bo)]
+
+    assert eve.evaluate(SEND, attack(ids[:2], ids[2])) > 100
+    ana.wait_for_timeout(3000)
+
+    # Ana moves herself by hand; Bo sees it, so neither page froze and no poisoned clock won.
+    start = layer(bo, ids[0])["x"]
+    box = ana.locator("#stage").bounding_box()
+    corners = layer(ana, ids[0])["corners"]
+    report = state(ana)
+    cx = sum(x for x, _ in corners) / 4 * box["width"] / report["width"] + box["x"]
+    cy = sum(y for _, y in corners) / 4 * box["height"] / report["height"] + box["y"]
+    ana.mouse.click(cx, cy)
+    for _ in range(20):
+        ana.keyboard.press("ArrowRight")
+    assert poll(lambda: abs(layer(bo, ids[0])["x"] - start) > 0.02, timeout=15), "Ana's edit never reached Bo"
+    assert layer(ana, ids[0])["x"] > 0.05
+
+    # Both still draw; Eve's stickers are hers to add, within the layout's bound.
+    for page, count in zip((ana, bo), drawn):
+        assert len(state(page)["render_ms"]) > count or len(state(page)["render_ms"]) == 300
+        assert len(state(page)["layers"]) <= MAX_LAYERS
+    after = [heap_mb(ana), heap_mb(bo)]
+    assert all(grown < start_mb + 60 for start_mb, grown in zip(before, after)), (before, after)
+
+    # A lost GPU context (a driver reset) is restored, not a dead stage: Bo is drawn again.
+    ana.evaluate(LOSE_CONTEXT)
+    assert poll(lambda: shows_at(ana, layer(ana, ids[1]), fake_media.reference.astype(float)) < 30, timeout=20)
+
+    # The honest pair still takes a photo together.
+    ana.wait_for_function("() => !JSON.parse(clovCapture()).busy", timeout=30_000)
+    ana.click("#shutter")
+    for page in (ana, bo):
+        poll(lambda page=page: capture_done(page, f"{ids[0]}:1"), timeout=60)
+        assert capture_done(page, f"{ids[0]}:1")
+
+
+def capture_done(page: Page, shot: str) -> bool:
+    return any(done == shot for done, _ in json.loads(page.evaluate("() => clovCapture()"))["composed"])
