@@ -108,6 +108,10 @@ class Capture:
         """This page's clock, epoch milliseconds."""
         return float(js.performance.timeOrigin) + float(js.performance.now()) + self.skew
 
+    def booth_now(self) -> float:
+        """The booth's shared time (clocksync.Clocks.to_booth), epoch milliseconds."""
+        return self.now() + self.clocks.to_booth()
+
     def channel_open(self, peer: str) -> None:
         spawn(self._burst(peer))
 

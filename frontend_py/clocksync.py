@@ -74,3 +74,11 @@ class Clocks:
     def to_local(self, peer: str, their_time: float) -> float:
         clock = self.peers.get(peer)
         return clock.to_local(their_time) if clock is not None else their_time
+
+    def to_booth(self) -> float:
+        """What to add to our clock for the booth's time: the mean of everyone's clocks, ours
+        included, as far as we know them. Every peer works out the same instant, so a device
+        whose clock is a minute off still agrees with the others (the layout's clocks run on
+        it, layout.py)."""
+        offsets = [clock.offset for clock in self.peers.values() if clock.best() is not None]
+        return sum(offsets) / (len(offsets) + 1)

@@ -195,6 +195,7 @@ class Room:
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
         )
+        layout.now_ms = self.capture.booth_now  # edits keep their order even from a device whose clock is off
         self.sync = StageSync(
             self.mesh, layout, self.stage, self.capture.next_transfer, self.backgrounds.show_progress, self.backgrounds.sync,
         )

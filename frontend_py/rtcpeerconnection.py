@@ -159,13 +159,23 @@ class PeerLink:
         self.pc.close()
 
     async def _renegotiate_when_stuck(self) -> None:
+        waited = 0
         while self.pc.connectionState != "closed":
             await asyncio.sleep(RENEGOTIATE_AFTER_S)
-            if self.negotiator.polite or self.pc.connectionState in ("connected", "closed"):
+            if self.pc.connectionState in ("connected", "closed"):
+                waited = 0
+                continue
+            waited += 1
+            # The impolite side acts first; the polite one too if nothing came of it, so a
+            # pair never waits on each other for ever.
+            if self.negotiator.polite and waited < 2:
                 continue
             if self.pc.signalingState == "have-local-offer":
                 local = self.pc.localDescription
                 self.send_signal(self.peer_id, {"description": {"type": local.type, "sdp": local.sdp}})
+            elif self.pc.signalingState == "stable" and nullable(self.pc.remoteDescription) is None:
+                # Never negotiated (an offer lost, or never asked for): offer now.
+                spawn(self._on_negotiation_needed(None))
             elif self.pc.signalingState == "stable":
                 self.pc.restartIce()
 

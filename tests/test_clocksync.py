@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frontend_py.clocksync import SAMPLES, PeerClock
+from frontend_py.clocksync import SAMPLES, Clocks, PeerClock
 
 
 def exchange(clock: PeerClock, now: float, offset: float, out_ms: float, back_ms: float, think_ms: float = 0.3) -> float:
@@ -68,3 +68,17 @@ def test_the_error_never_exceeds_half_the_chosen_round_trip(offset: float, delay
     best = clock.best()
     assert best is not None
     assert abs(clock.offset - offset) <= best.round_trip / 2 + 1e-3
+
+
+def test_every_peer_works_out_the_same_booth_time_whatever_its_own_clock() -> None:
+    """Three devices, one a minute fast: each one's clock plus its correction is the same instant."""
+    truth = {"ann": 0.0, "bob": 40.0, "cy": 60_000.0}
+    booth_times = []
+    for me, mine in truth.items():
+        clocks = Clocks()
+        for peer, theirs in truth.items():
+            if peer != me:
+                exchange(clocks.peer(peer), 1e12, theirs - mine, 2.0, 2.0)
+        booth_times.append(mine + clocks.to_booth())
+    assert max(booth_times) - min(booth_times) < 1e-6
+    assert Clocks().to_booth() == 0.0
