@@ -42,14 +42,14 @@ class CaptureControls:
             self.timer.append(text("option", "capture.seconds", {"value": str(seconds)}, n=seconds))
         self.timer.value = stored(COUNTDOWN_KEY) or "3"
         self.sound = h("input", {"id": "shutter-sound", "type": "checkbox", "checked": stored(SOUND_KEY) != "0"})
-        self.bar = h(
+        self.settings = h(
             "div",
-            {"class": "capture-bar"},
+            {"class": "capture-settings"},
             self.mode,
             self.timer,
             h("label", {"class": "sound-toggle"}, self.sound, text("span", "capture.sound")),
-            self.shutter,
         )
+        self.bar = h("div", {"class": "capture-bar"}, self.settings, self.shutter)
         self.number = h("span", {"id": "countdown-number", "class": "countdown-number", "aria-hidden": "true"})
         self.shot_of = h("span", {"id": "series-progress", "class": "series-progress", "hidden": True})
         self.announcer = h("p", {"id": "countdown-announcer", "class": "visually-hidden", "aria-live": "assertive", "role": "status"})

@@ -115,7 +115,30 @@ def name_field() -> tuple[Any, Callable[[], str | None]]:
         return name
 
     label = h("label", {"class": "field"}, text("span", "name.label"), field, problem)
+    keep_in_view(field)
     return label, read
+
+
+def keep_in_view(field: Any) -> None:
+    """A phone's keyboard shrinks the viewport over the page: the field being typed in is
+    brought back into sight whenever that happens while it has the focus."""
+    typing = False
+
+    def focused(_: Any) -> None:
+        nonlocal typing
+        typing = True
+
+    def blurred(_: Any) -> None:
+        nonlocal typing
+        typing = False
+
+    def resized(_: Any) -> None:
+        if typing and field.isConnected:
+            field.scrollIntoView(js_object({"block": "center", "behavior": "instant"}))
+
+    on(field, "focus", focused)
+    on(field, "blur", blurred)
+    on(getattr(js, "visualViewport", None) or js.window, "resize", resized)
 
 
 async def show_lobby(enter: Enter) -> None:

@@ -6,10 +6,11 @@ state) and reconciles it after a rejoin: links that still work are kept.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from frontend_py import datachannel
+from frontend_py import datachannel, media
 from frontend_py.bandwidth import video_encoding
 from frontend_py.dom import spawn
 from frontend_py.rtcpeerconnection import PeerLink
@@ -74,6 +75,16 @@ class Mesh:
         for track in self.local_stream.getAudioTracks() if self.local_stream else []:
             track.enabled = not muted
         self.broadcast(datachannel.Mute(muted).message())
+
+    async def replace_audio(self, track: Any) -> None:
+        """Send `track` as our voice from now on (another microphone): muted if we are, in
+        `local_stream` in place of the old voice (links made later take it from there), and on
+        every link's audio sender, with no renegotiation. The old track is then stopped."""
+        track.enabled = not self.muted
+        old = media.swap_track(self.local_stream, track) if self.local_stream is not None else []
+        await asyncio.gather(*(link.replace_track("audio", track) for link in list(self.links.values())))
+        for previous in old:
+            previous.stop()
 
     def broadcast(self, message: dict[str, Any]) -> None:
         for link in self.links.values():

@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 import js
 from pyodide.ffi import to_js
 
-from frontend_py import webgl
+from frontend_py import media, webgl
 from frontend_py.dom import h, js_object, spawn
 from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker
 from frontend_py.framesampling import Affine, sampling
@@ -34,7 +34,7 @@ from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
 from frontend_py.overlays import BY_NAME, Overlay
 from frontend_py.packing import Packer
 from frontend_py.privacy import CameraPrivacy, Notice
-from frontend_py.sourcevideo import SourceVideo
+from frontend_py.sourcevideo import CameraStalled, SourceVideo
 from models import decode
 
 T = TypeVar("T")
@@ -238,6 +238,11 @@ class Pipeline:
         self.running = False
         self.output_image: Any = None  # an ImageData over the packer's read-back bytes, put into `output`
         self.on_packed: Callable[[Any], None] = lambda pixels: None  # each packed frame's RGBA bytes
+        # After another camera changed the packed frames' size (use_camera): their new width and
+        # height, before the first such frame reaches on_packed.
+        self.on_resized: Callable[[int, int], None] = lambda width, height: None
+        self._frame_lock = asyncio.Lock()  # a frame being made, or the camera being switched
+        self._incoming: SourceVideo | None = None  # the camera being switched to, until it gives a frame
         self.segmentation = SEGMENTATION_SQUARE[0]
         self.mask_size = SEGMENTATION_SQUARE[1:]
         # The WebGPU provider's model inputs. None with wasm: its models take the frame's bytes.
@@ -271,23 +276,9 @@ class Pipeline:
         to send: the packed video track plus the camera's own audio. Raises
         sourcevideo.CameraStalled when the camera gives no frame in CAMERA_START_S."""
         await self.source.start(CAMERA_START_S)
-        self.width, self.height = self.source.size
-        self.segmentation, mask_width, mask_height = segmentation_model(self.width, self.height)
-        self.mask_size = (mask_width, mask_height)
-        self.refined = [webgl.Target(self.gl, *self.mask_size), webgl.Target(self.gl, *self.mask_size)]
-        self.packer.resize(self.width, self.height)
-        packed = self.packed
-        self.output.width, self.output.height = packed.width, packed.height
-        data = packed.data
-        self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), packed.width, packed.height)
-        # The first frame a peer decodes is the camera (blurred until a mask exists), not the
-        # blank canvas of a moment ago.
-        while not await self.frame_texture.upload(self.source.element):
-            await self.source.next_frame()
+        self._fit_camera()
         self.privacy.started_at = js.performance.now() / 1000
-        self.packer.pack(self.privacy.mode(), self.refined[1].texture)
-        self.packed.read()
-        await self._send_packed({})
+        await self._send_first_frame()
         self._update_notice()
         stream = self.output.captureStream()
         for track in self.camera.getAudioTracks():
@@ -298,9 +289,85 @@ class Pipeline:
         self._need_models()
         return stream
 
+    async def use_camera(self, camera: Any) -> None:
+        """Take frames from another camera from now on: `camera` is a MediaStream with its video
+        track (media.open_video). The booth goes on: models, overlay and privacy answer stay, and
+        the sent video track stays the same track (peers renegotiate nothing). Frames keep coming
+        from the old camera until the new one has given its first. Then the new video track takes
+        the old one's place in `self.camera` (the stream the pipeline was made with, which so
+        always holds the camera in use) and the old one is stopped; if the picture's size
+        changed, what is sized by it is made anew and `on_resized` is called.
+
+        Raises sourcevideo.CameraStalled when the new camera gives no frame in CAMERA_START_S
+        (or the pipeline stops meanwhile): nothing changed, and the new stream is the caller's
+        to stop."""
+        incoming = self._incoming = SourceVideo(camera)
+        try:
+            await incoming.start(CAMERA_START_S)
+        finally:
+            self._incoming = None
+        if not self.running:
+            incoming.close()
+            raise CameraStalled()
+        async with self._frame_lock:  # no frame is made while the camera changes
+            self.source.close()  # the frame loop, if it waits for this one's next frame, goes on to the new one
+            self.source = incoming
+            # What was learnt of the old picture says nothing of this one: faces are looked for
+            # afresh, and the first frame goes out blurred until this camera's own mask exists.
+            self.tracker = Tracker()
+            self.privacy.set_removal(self.privacy.remove_background)
+            while self.packed.busy:  # the old camera's last frame is still on its way out
+                await asyncio.sleep(webgl.PixelReader.POLL_S)
+            if self._fit_camera():
+                self.on_resized(self.packed.width, self.packed.height)
+            for track in camera.getVideoTracks():
+                for old in media.swap_track(self.camera, track):
+                    old.stop()
+            await self._send_first_frame()
+
+    def _fit_camera(self) -> bool:
+        """Size what depends on the camera's picture: the packed frames and the captured canvas
+        they are put into, and, until the models are asked for, the segmentation model (by the
+        picture's shape) and its mask targets. Once asked for, the segmentation model stays
+        (it takes a picture of any size). False when the picture kept its size."""
+        width, height = self.source.size
+        if (width, height) == (self.width, self.height):
+            return False
+        self.width, self.height = width, height
+        if not self.models_requested:
+            self.segmentation, mask_width, mask_height = segmentation_model(width, height)
+            if (mask_width, mask_height) != self.mask_size or not self.refined:
+                for target in self.refined:
+                    target.delete()
+                self.mask_size = (mask_width, mask_height)
+                self.refined = [webgl.Target(self.gl, *self.mask_size), webgl.Target(self.gl, *self.mask_size)]
+        old = self.packer.reader
+        self.packer.resize(width, height)
+        if old is not None:
+            old.target.delete()
+            self.gl.deleteBuffer(old.buffer)
+        packed = self.packed
+        self.output.width, self.output.height = packed.width, packed.height
+        data = packed.data
+        self.output_image = js.ImageData.new(js.Uint8ClampedArray.new(data.buffer, data.byteOffset, data.length), packed.width, packed.height)
+        return True
+
+    async def _send_first_frame(self) -> None:
+        """The first frame a peer decodes of a camera is that camera (blurred until a mask
+        exists), not a blank canvas or the camera of a moment ago."""
+        while not await self.frame_texture.upload(self.source.element):
+            if self.source.closed:
+                raise CameraStalled()
+            await self.source.next_frame()
+        self.packer.pack(self.privacy.mode(), self.refined[1].texture)
+        self.packed.read()
+        await self._send_packed({})
+
     def stop(self) -> None:
         self.running = False
         self.source.close()
+        if self._incoming is not None:
+            self._incoming.close()
 
     def set_overlay(self, name: str) -> None:
         self.overlay = BY_NAME.get(name)
@@ -377,7 +444,9 @@ class Pipeline:
                 continue
             last = now
             try:
-                await self._process()
+                async with self._frame_lock:
+                    if self.running:
+                        await self._process()
             except Exception as exc:
                 js.console.error(f"pipeline frame: {exc}")
                 await asyncio.sleep(0.1)

@@ -21,17 +21,21 @@ from frontend_py.bandwidth import video_encoding
 from frontend_py.capture import Capture
 from frontend_py.clips import Clips
 from frontend_py.cutout import CutoutView
+from frontend_py.devicechoice import DeviceChoice, switch_camera, switch_microphone
 from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number
 from frontend_py.dom import h, mark, on, spawn, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
 from frontend_py.entering import EnterFailed, Progress
 from frontend_py.gallery import Gallery
 from frontend_py.i18n import error_key
-from frontend_py.layout import Layout
+from frontend_py.icons import icon
+from frontend_py.invitepanel import InvitePanel
+from frontend_py.layout import STAGE, Layout
 from frontend_py.mesh import Mesh, Participant
 from frontend_py.overlays import CATALOGUE
 from frontend_py.pipeline import Pipeline
 from frontend_py.privacynotice import PrivacyNotice
+from frontend_py.sheets import PORTRAIT_PHONE_QUERY, Sheets
 from frontend_py.signalingclient import JoinRefused, SignalingClient
 from frontend_py.sourcevideo import CameraStalled
 from frontend_py.stage import Stage
@@ -120,7 +124,10 @@ class Room:
         self.roster = h("section", {"id": "roster", "class": "roster", "aria-label": t("roster.label")})
         self.banner = h("p", {"id": "connection-banner", "class": "banner", "role": "status", "hidden": True})
         self.alone = text("p", "alone", {"id": "alone", "class": "alone"})
-        self.mute_button = text("button", "mute", {"id": "mute", "class": "button control", "type": "button", "aria-pressed": "false"})
+        self.mute_label = text("span", "mute", {"class": "bar-label"})
+        self.mute_icon = icon("mic")
+        self.mute_button = h("button", {"id": "mute", "class": "button control", "type": "button", "aria-pressed": "false"}, self.mute_icon, self.mute_label)
+        self.sheets = Sheets()
         self.notice = h("p", {"id": "ai-notice", "class": "banner info", "role": "status", "hidden": True})
         self.privacy = PrivacyNotice(lambda agreed: self.pipeline.show_unmasked(agreed))
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
@@ -134,6 +141,7 @@ class Room:
         self.gallery = Gallery(room)
         self.capture: Capture | None = None
         self.clips: Clips | None = None
+        self.devices: DeviceChoice | None = None
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -183,6 +191,8 @@ class Room:
             self.capture.close()
         if self.clips is not None:
             self.clips.close()
+        if self.devices is not None:
+            self.devices.close()
         self._stop_pipeline()
 
     def _start_stage(self, own_id: str) -> None:
@@ -210,6 +220,8 @@ class Room:
         own.set_stream(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
         if self.pipeline is not None:
             self.pipeline.on_packed = self.stage.add_own_person(own_id, self.pipeline.packed.width, self.pipeline.packed.height)
+            self.pipeline.on_resized = lambda width, height: setattr(
+                self.pipeline, "on_packed", self.stage.add_own_person(own_id, width, height))
         if self.stream is None:
             own.status.hidden = False
             set_text(own.status, "preview.off")
@@ -251,10 +263,66 @@ class Room:
             view.close()
 
     def _render(self, own_id: str) -> None:
-        leave = text("button", "leave", {"id": "leave", "class": "button danger", "type": "button"})
+        leave = h("button", {"id": "leave", "class": "button danger", "type": "button"}, icon("leave"), text("span", "leave"))
         on(self.mute_button, "click", self._toggle_mute)
         on(leave, "click", self._leave)
         link = f"{js.location.origin}/r/{self.room}#{self.token}"
+        sheets = self.sheets
+        effects = effects_bar(self.pipeline) if self.pipeline is not None else None
+        if self.pipeline is not None:
+            self.devices = DeviceChoice(self.stream, lambda camera_id: switch_camera(self.pipeline, camera_id), self._switch_microphone)
+        bar = h(
+            "nav",
+            {"id": "room-bar", "class": "controls"},
+            self.capture.controls.bar,
+            self.clips.controls,
+            effects,
+            self.mute_button,
+            sheets.opener("effects", "bar.effects", "effects", "open-effects") if effects is not None else None,
+            copy_button(lambda: link, "copy-room-link", "copy.invite"),
+            sheets.opener("more", "bar.more", "more", "open-more"),
+            leave,
+        )
+        side = h(
+            "aside",
+            {"class": "side"},
+            sheets.adopt("people", h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone)),
+            sheets.adopt("invite", InvitePanel(link).element),
+            sheets.adopt("gallery", self.gallery.element),
+            self.clips.progress,
+            self.clips.error,
+            self.capture.controls.strip_panel,
+            sheets.adopt("background", self.backgrounds.element),
+            sheets.adopt("stickers", sticker_tray(self.stage)),
+            sheets.adopt("devices", self.devices.element) if self.devices is not None else None,
+            self.diagnostics.element if self.diagnostics is not None else None,
+        )
+        more = [
+            ("people", "bar.people", "people"), ("background", "background.title", "background"),
+            ("stickers", "stickers.title", "stickers"), ("gallery", "gallery.title", "gallery"),
+            ("invite", "invite.title", "invite"),
+        ]
+        if self.devices is not None:
+            more.append(("devices", "devices.title", "devices"))
+        if self.diagnostics is not None:
+            sheets.adopt("diagnostics", self.diagnostics.element)
+            more.append(("diagnostics", "diagnostics", "diagnostics"))
+        sheets.adopt("more", h(
+            "section",
+            {"class": "panel more"},
+            text("h2", "more.title"),
+            h("div", {"class": "sheet-menu"}, *[sheets.opener(name, key, name_icon, f"open-{name}") for name, key, name_icon in more]),
+            text("h3", "more.shutter"),
+            sheets.movable(self.capture.controls.settings),
+            sheets.movable(self.capture.controls.strip_panel),
+            sheets.movable(leave),
+        ))
+        if effects is not None:
+            sheets.adopt("effects", h("section", {"class": "panel"}, text("h2", "bar.effects"), sheets.movable(effects)))
+        side.append(sheets.sheets["more"])
+        if effects is not None:
+            side.append(sheets.sheets["effects"])
+        toasts = h("div", {"class": "toasts"}, sheets.movable(self.clips.progress), sheets.movable(self.clips.error))
         show(
             "room",
             h(
@@ -263,37 +331,26 @@ class Room:
                 self.banner,
                 self.privacy.element,
                 self.notice,
-                h(
-                    "div",
-                    {"class": "room-body"},
-                    self.stage.element,
-                    h(
-                        "aside",
-                        {"class": "side"},
-                        h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone),
-                        self.gallery.element,
-                        self.clips.progress,
-                        self.clips.error,
-                        self.capture.controls.strip_panel,
-                        self.backgrounds.element,
-                        sticker_tray(self.stage),
-                        self.diagnostics.element if self.diagnostics is not None else None,
-                    ),
-                ),
-                h(
-                    "nav",
-                    {"class": "controls"},
-                    self.capture.controls.bar,
-                    self.clips.controls,
-                    effects_bar(self.pipeline) if self.pipeline is not None else None,
-                    self.mute_button,
-                    copy_button(lambda: link, "copy-room-link", "copy.invite"),
-                    leave,
-                ),
+                h("div", {"class": "room-body"}, self.stage.element, side),
+                sheets.scrim,
+                toasts,
+                bar,
             ),
         )
+        sheets.place()
         self.backgrounds.sync()
         self._layout()
+
+    async def _switch_microphone(self, microphone_id: str) -> None:
+        try:
+            await switch_microphone(self.mesh, self.stream, microphone_id)
+        finally:  # even a failed switch may have reopened the old microphone: a new track
+            own = self.tiles.get(self.mesh.own_id)
+            if own is not None:
+                if own.detector is not None:
+                    own.detector.close()
+                own.detector = media.SpeakingDetector(self.outgoing, lambda speaking: own.set_flag("speaking", speaking))
+            self.clips.refresh()  # a clip being recorded takes the new voice
 
     def _on_notice(self, key: str) -> None:
         set_text(self.notice, key)
@@ -314,6 +371,8 @@ class Room:
             self._start_stage(message.peer)
         self.mesh.handle(message)
         if isinstance(message, Welcome) and not message.peers and not self.stage.synced:
+            if js.matchMedia(PORTRAIT_PHONE_QUERY).matches:
+                self.stage.edit(STAGE, {"aspect": "3:4"})  # a booth begun on a phone held upright fills it
             self.sync.synced()  # alone in the booth: nobody's layout to wait for
 
     def _on_peer_message(self, participant_id: str, message: datachannel.Message | bytes) -> None:
@@ -379,7 +438,9 @@ class Room:
         muted = not self.mesh.muted
         self.mesh.set_muted(muted)
         self.mute_button.setAttribute("aria-pressed", "true" if muted else "false")
-        set_text(self.mute_button, "unmute" if muted else "mute")
+        set_text(self.mute_label, "unmute" if muted else "mute")
+        self.mute_icon.replaceWith(icon("mic-off" if muted else "mic"))
+        self.mute_icon = self.mute_button.querySelector(".icon")
         own = self.tiles.get(self.mesh.own_id)
         if own is not None:
             own.set_flag("muted", muted)

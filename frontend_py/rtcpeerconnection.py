@@ -118,6 +118,22 @@ class PeerLink:
         self.channel.send(data)
         return True
 
+    async def replace_track(self, kind: str, track: Any) -> bool:
+        """Send `track` from now on where our `kind` ("audio"/"video") track went, on the same
+        sender: no renegotiation, the peer's stream just carries the new one. False when this
+        connection sends no such track, or could not take it (closed)."""
+        for sender in self.pc.getSenders():
+            current = nullable(sender.track)
+            if current is None or current.kind != kind:
+                continue
+            try:
+                await sender.replaceTrack(track)
+            except Exception as exc:
+                js.console.warn(f"{kind} track to {self.peer_id} not replaced: {exc}")
+                return False
+            return True
+        return False
+
     async def limit_video(self, encoding: dict[str, float]) -> None:
         """Apply `bandwidth.video_encoding` to the outgoing video."""
         # getParameters/setParameters is a transaction: one at a time per connection.

@@ -1,5 +1,8 @@
 """The camera as a video element the pipeline takes its frames from, kept playing.
 
+One per camera: switching cameras inside the booth starts a SourceVideo for the new one, and
+the pipeline moves over once it has a frame (Pipeline.use_camera).
+
 A frame is taken only once the browser has presented one (requestVideoFrameCallback):
 readyState says data arrived, not that a frame can be copied, and `new VideoFrame(video)`
 throws before that. Playback is started by play() in the Join click's wake, never left to
@@ -52,6 +55,8 @@ class SourceVideo:
 
     async def _first_frame(self) -> None:
         while not self.has_frame():
+            if self.closed:
+                raise CameraStalled()
             await self.next_frame()
 
     async def next_frame(self) -> None:
@@ -94,6 +99,10 @@ class SourceVideo:
             js.console.warn(f"camera video: play() {exc}")
 
     def close(self) -> None:
+        """Stop taking frames; whoever waits for one (next_frame) returns at once. The camera's
+        tracks are not stopped: they are whoever opened them's."""
         self.closed = True
+        if self._presented is not None and not self._presented.done():
+            self._presented.set_result(None)
         self.element.remove()
         self.element.srcObject = None

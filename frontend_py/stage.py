@@ -1,8 +1,9 @@
-"""The shared stage on screen: its canvas, the selection overlay and editing by hand.
+"""The shared stage on screen: its canvas, what is on it, and edits to the layout.
 
 Every participant renders its own stage from the replicated layout (frontend_py/layout.py),
-with the renderer photos use too (stagerenderer.py). Pointer, touch and arrow-key edits become
-layout ops that the room sends to every peer; ops from peers arrive through `apply`.
+with the renderer photos use too (stagerenderer.py). Edits by hand (stageinput.py) become
+layout ops that the room sends to every peer; the selected layer is outlined by
+stageselection.py.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from pyodide.ffi import create_proxy
 
 from frontend_py import transform, webgl
 from frontend_py.dom import h, on, spawn
-from frontend_py.layout import ASPECTS, Layout
+from frontend_py.layout import ASPECTS, LayerState, Layout
 from frontend_py.placement import row_places
+from frontend_py.stageinput import StageInput
 from frontend_py.stagerenderer import DEFAULT_PERSON_ASPECT, Person, StageRenderer, resolution_scale
-from frontend_py.ui import t, text
+from frontend_py.stageselection import SelectionOverlay
+from frontend_py.ui import t
 
 SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
 STICKER_SCALE = 0.25
-NUDGE_PX, NUDGE_FAST_PX = 2.0, 20.0
 FRAME_INTERVAL_MS = 1000 / 30  # redraws are capped: the stage changes at most at camera rate
 
 
@@ -46,26 +48,16 @@ class Stage:
         self.people = self.renderer.people
         self.synced = False  # set once the booth's layout has reached us (stagesync.py)
         self.selected: str | None = None
-        self.drag: dict[str, Any] | None = None
         self.dirty = True
         self.last_draw = 0.0
         self.draw_times: list[float] = []
-        self.selection = js.document.createElementNS("http://www.w3.org/2000/svg", "svg")
-        self.selection.setAttribute("class", "stage-selection")
-        self.selection.setAttribute("aria-hidden", "true")
-        self.opacity = h("input", {"id": "layer-opacity", "type": "range", "min": "0", "max": "100", "aria-label": t("layer.opacity")})
-        self.toolbar = h(
-            "div",
-            {"id": "layer-tools", "class": "layer-tools", "hidden": True},
-            h("label", {"class": "opacity"}, text("span", "layer.opacity"), self.opacity),
-            text("button", "layer.forward", {"id": "layer-forward", "class": "button small", "type": "button"}),
-            text("button", "layer.backward", {"id": "layer-backward", "class": "button small", "type": "button"}),
-            text("button", "layer.delete", {"id": "layer-delete", "class": "button small danger", "type": "button"}),
-        )
-        self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection, self.toolbar)
+        self.selection = SelectionOverlay(self._set_opacity, self.restack, self.delete_selected)
+        self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection.svg, self.selection.toolbar)
         self.element = h("section", {"class": "stage"}, self.frame)
+        self.input = StageInput(self)
+        on(self.canvas, "webglcontextlost", self._context_lost)
+        on(self.canvas, "webglcontextrestored", self._context_restored)
         self._size()
-        self._wire()
         self._on_animation_frame = create_proxy(self._animation_frame)
         js.requestAnimationFrame(self._on_animation_frame)
 
@@ -96,6 +88,9 @@ class Stage:
 
     def add_own_person(self, peer: str, width: int, height: int) -> Callable[[Any], None]:
         """Draw `peer` from packed frames given as RGBA bytes (top row first) to the returned function."""
+        replaced = self.people.get(peer)
+        if replaced is not None:  # a camera of another size
+            replaced.texture.delete()
         person = self.people[peer] = Person(None, webgl.Texture(self.gl), own_size=(width, height))
 
         def frame(pixels: Any) -> None:
@@ -140,7 +135,7 @@ class Stage:
         if own is not None and not own.auto:
             return
         stage_aspect = ASPECTS[self.layout.stage().aspect]
-        aspect = self._aspect(self.own_id)
+        aspect = self.aspect_of(self.own_id)
         if own is None:
             top = self.layout.top_z()
             self._edit(self.own_id, {"auto": True, "z": top + 1, "rotation": 0.0, "opacity": 1.0, **row_places(1, aspect, stage_aspect)[0]})
@@ -157,7 +152,7 @@ class Stage:
         width, height = (round(side * self.resolution) for side in SIZES[self.layout.stage().aspect])
         if self.canvas.width != width or self.canvas.height != height:
             self.canvas.width, self.canvas.height = width, height
-            self.selection.setAttribute("viewBox", f"0 0 {width} {height}")
+            self.selection.resize(width, height)
             self.frame.dataset.aspect = self.layout.stage().aspect
             self.dirty = True
 
@@ -178,7 +173,7 @@ class Stage:
         webgl.bind_canvas(self.gl, width, height)
         self.renderer.draw(self.layout.stage(), self.layout.layers(), width, height)
 
-    def _aspect(self, layer_id: str) -> float:
+    def aspect_of(self, layer_id: str) -> float:
         layer = self.layout.layer(layer_id)
         if layer is None:
             person = self.people.get(layer_id)
@@ -218,45 +213,43 @@ class Stage:
         self.canvas.dataset.selected = layer or ""
         self._show_selection()
 
+    def selected_layer(self) -> LayerState | None:
+        return self.layout.layer(self.selected) if self.selected else None
+
+    def layer_at(self, point: tuple[float, float]) -> LayerState | None:
+        """The topmost layer under a point in stage pixels."""
+        layers = self.layout.layers()
+        hit = transform.hit_test(layers, point, {shown.id: self.aspect_of(shown.id) for shown in layers}, *self.size())
+        return self.layout.layer(hit) if hit else None
+
+    def size(self) -> tuple[int, int]:
+        return int(self.canvas.width), int(self.canvas.height)
+
     def _show_selection(self) -> None:
-        layer = self.layout.layer(self.selected) if self.selected else None
+        layer = self.selected_layer()
         if layer is None or layer.id not in {shown.id for shown in self.layout.layers()}:
             self.selected = None
-            self.selection.innerHTML = ""
-            self.toolbar.hidden = True
+            self.selection.hide()
             return
-        width, height = int(self.canvas.width), int(self.canvas.height)
-        aspect = self._aspect(layer.id)
-        corners = transform.corners(layer, aspect, width, height)
-        spots = transform.handles(layer, aspect, width, height, self._handle_offset)
-        top_middle = ((corners[0][0] + corners[1][0]) / 2, (corners[0][1] + corners[1][1]) / 2)
-        rotate = spots["rotate"]
-        outline = " ".join(f"{x:.1f},{y:.1f}" for x, y in corners)
-        parts = [
-            f'<polygon points="{outline}" class="outline"/>',
-            f'<line x1="{top_middle[0]:.1f}" y1="{top_middle[1]:.1f}" x2="{rotate[0]:.1f}" y2="{rotate[1]:.1f}" class="outline"/>',
-            *[f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{self._handle_radius}" class="handle" data-handle="{name}"/>'
-              for name, (x, y) in spots.items()],
-        ]
-        self.selection.innerHTML = "".join(parts)
-        self.toolbar.hidden = False
-        self.opacity.value = str(round(layer.opacity * 100))
-        self.toolbar.querySelector("#layer-delete").hidden = layer.kind != "sticker"
+        self.selection.show(layer, self.aspect_of(layer.id), *self.size(), self.resolution)
 
-    @property
-    def _handle_radius(self) -> float:
-        return transform.HANDLE_RADIUS_PX * self.resolution
+    def _set_opacity(self, opacity: float) -> None:
+        if self.selected:
+            self.edit(self.selected, {"opacity": opacity})
 
-    @property
-    def _handle_offset(self) -> float:
-        return transform.ROTATE_OFFSET_PX * self.resolution
+    def restack(self, direction: int) -> None:
+        """The selected layer one step forward (+1) or backward (-1)."""
+        layer = self.selected_layer()
+        if layer is None:
+            return
+        for layer_id, z in self.layout.restacked(layer.id, up=direction > 0).items():
+            self.edit(layer_id, {"z": z})
 
-    def _stage_point(self, event: Any) -> tuple[float, float]:
-        box = self.canvas.getBoundingClientRect()
-        return (
-            (event.clientX - box.left) * int(self.canvas.width) / box.width,
-            (event.clientY - box.top) * int(self.canvas.height) / box.height,
-        )
+    def delete_selected(self) -> None:
+        layer = self.selected_layer()
+        if layer is not None and layer.kind == "sticker":
+            self._edit(layer.id, {"removed": True})
+            self.select(None)
 
     def _context_lost(self, event: Any) -> None:
         event.preventDefault()  # asks the browser to restore the context when it can
@@ -277,84 +270,6 @@ class Stage:
         self.people = self.renderer.people
         self.dirty = True
 
-    def _wire(self) -> None:
-        on(self.canvas, "webglcontextlost", self._context_lost)
-        on(self.canvas, "webglcontextrestored", self._context_restored)
-        on(self.canvas, "pointerdown", self._pointer_down)
-        on(self.canvas, "pointermove", self._pointer_move)
-        on(self.canvas, "pointerup", self._pointer_up)
-        on(self.canvas, "pointercancel", self._pointer_up)
-        on(self.canvas, "keydown", self._key)
-        on(self.opacity, "input", lambda _: self.selected and self.edit(self.selected, {"opacity": int(self.opacity.value) / 100}))
-        on(self.toolbar.querySelector("#layer-forward"), "click", lambda _: self._restack(1))
-        on(self.toolbar.querySelector("#layer-backward"), "click", lambda _: self._restack(-1))
-        on(self.toolbar.querySelector("#layer-delete"), "click", self._delete)
-
-    def _pointer_down(self, event: Any) -> None:
-        point = self._stage_point(event)
-        width, height = int(self.canvas.width), int(self.canvas.height)
-        layer = self.layout.layer(self.selected) if self.selected else None
-        handle = (
-            transform.handle_at(layer, point, self._aspect(layer.id), width, height, self._handle_radius, self._handle_offset)
-            if layer
-            else None
-        )
-        if handle is None:
-            layers = self.layout.layers()
-            hit = transform.hit_test(layers, point, {shown.id: self._aspect(shown.id) for shown in layers}, width, height)
-            self.select(hit)
-            layer = self.layout.layer(hit) if hit else None
-        if layer is None:
-            return
-        self.canvas.setPointerCapture(event.pointerId)
-        self.canvas.focus()
-        self.drag = {"layer": layer, "start": point, "handle": handle or "move"}
-        event.preventDefault()
-
-    def _pointer_move(self, event: Any) -> None:
-        if self.drag is None:
-            return
-        point = self._stage_point(event)
-        start, layer, handle = self.drag["start"], self.drag["layer"], self.drag["handle"]
-        width, height = int(self.canvas.width), int(self.canvas.height)
-        if handle == "move":
-            values = transform.moved(layer, point[0] - start[0], point[1] - start[1], width, height)
-        elif handle == "rotate":
-            values = transform.rotated(layer, start, point, width, height)
-        else:
-            values = transform.resized(layer, start, point, width, height)
-        self.edit(layer.id, values)
-
-    def _pointer_up(self, event: Any) -> None:
-        if self.drag is not None:
-            self.canvas.releasePointerCapture(event.pointerId)
-            self.drag = None
-
-    def _key(self, event: Any) -> None:
-        layer = self.layout.layer(self.selected) if self.selected else None
-        if layer is None:
-            return
-        if event.key in transform.ARROWS:
-            step = NUDGE_FAST_PX if event.shiftKey else NUDGE_PX
-            self.edit(layer.id, transform.nudged(layer, event.key, int(self.canvas.width), int(self.canvas.height), step))
-            event.preventDefault()
-        elif event.key == "Escape":
-            self.select(None)
-        elif event.key in ("Delete", "Backspace") and layer.kind == "sticker":
-            self._delete(event)
-
-    def _restack(self, direction: int) -> None:
-        layer = self.layout.layer(self.selected) if self.selected else None
-        if layer is None:
-            return
-        for layer_id, z in self.layout.restacked(layer.id, up=direction > 0).items():
-            self.edit(layer_id, {"z": z})
-
-    def _delete(self, _: Any) -> None:
-        if self.selected and self.layout.layer(self.selected).kind == "sticker":
-            self._edit(self.selected, {"removed": True})
-            self.select(None)
-
     def state_json(self) -> str:
         """The layout as this participant renders it, for tests and benchmarks."""
         width, height = int(self.canvas.width), int(self.canvas.height)
@@ -365,7 +280,7 @@ class Stage:
                 "resolution": self.resolution,
                 "stage": {"background": self.layout.stage().background, "aspect": self.layout.stage().aspect},
                 "layers": [
-                    {**layer.__dict__, "aspect": self._aspect(layer.id), "corners": transform.corners(layer, self._aspect(layer.id), width, height)}
+                    {**layer.__dict__, "aspect": self.aspect_of(layer.id), "corners": transform.corners(layer, self.aspect_of(layer.id), width, height)}
                     for layer in self.layout.layers()
                 ],
             }

@@ -84,11 +84,12 @@ def show_error(code_key: str) -> None:
 def copy_button(get_text: Callable[[], str], element_id: str, label: str = "copy") -> Any:
     button = text("button", label, {"id": element_id, "class": "button secondary", "type": "button"})
 
-    async def copy(_: Any) -> None:
-        await js.navigator.clipboard.writeText(get_text())
+    async def copied(writing: Any) -> None:
+        await writing
         set_text(button, "copied")
         await asyncio.sleep(1.5)
         set_text(button, label)
 
-    on(button, "click", copy)
+    # Called within the click itself: Safari grants the clipboard only to the event's own task.
+    on(button, "click", lambda _: copied(js.navigator.clipboard.writeText(get_text())))
     return button

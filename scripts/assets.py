@@ -1,19 +1,26 @@
-"""Build the browser runtime into ``assets/`` from the pinned npm packages.
+"""Build the browser runtime into ``assets/`` from the pinned npm packages and segno (PyPI).
 
 The server serves ``assets/`` at the URL ``/assets/``; nothing is ever fetched from a CDN.
 This script:
 
 1. runs ``npm ci`` when ``node_modules/`` is missing or older than ``package-lock.json``;
 2. copies only the files each package needs at run time (see ``RUNTIME_FILES``) into
-   ``assets/<name>/``, replacing whatever was there.
+   ``assets/<name>/``, replacing whatever was there;
+3. copies the pure-Python packages the client imports in Pyodide (see ``PYTHON_PACKAGES``), as
+   installed in the Python that runs this script, into ``assets/<name>/`` the same way: the
+   package's ``__init__.py``, the package modules it imports (transitively), and its licence.
 
-Plain CPython 3.11 standard library, no dependencies. Run it from anywhere::
+Plain CPython 3.11 standard library, but the packages of step 3 must be installed in the Python
+that runs it, as they are in ``.venv`` (scripts/setup.sh runs it so). Run it from anywhere::
 
-    python scripts/assets.py
+    .venv/bin/python scripts/assets.py
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -86,6 +93,13 @@ RUNTIME_FILES: dict[str, RuntimeFiles] = {
 }
 
 
+# Pure-Python PyPI packages the client imports in Pyodide (dependencies in pyproject.toml):
+# assets/<name>/ <- <name>/__init__.py and the package modules it imports, transitively, found
+# by reading the import statements. Modules that only a user imports stay out: segno's cli.py
+# (the command line) and helpers.py (WiFi, vCard... payloads). index.html lists each copied module.
+PYTHON_PACKAGES: tuple[str, ...] = ("segno",)
+
+
 def package_dir(package: str) -> Path:
     """Folder of an installed npm package."""
     return NODE_MODULES.joinpath(*package.split("/"))
@@ -155,6 +169,80 @@ def copy_runtime_files(name: str, spec: RuntimeFiles) -> list[Path]:
     return copied
 
 
+def python_package_dir(name: str) -> Path:
+    """Folder of an installed pure-Python package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(
+            f"assets: the Python package {name} is not installed in {sys.executable}; "
+            "run this script with .venv/bin/python (scripts/setup.sh installs it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def python_runtime_modules(name: str) -> list[Path]:
+    """``<name>/__init__.py`` and the modules of the package it imports, transitively.
+
+    Reads ``from . import x``, ``from .x import y``, ``from <name> import x``,
+    ``from <name>.x import y`` and ``import <name>.x``, wherever they appear (imports inside functions count too). Only flat
+    packages: one with subpackages fails rather than being copied incompletely.
+    """
+    folder = python_package_dir(name)
+    if any(path.parent != folder for path in folder.rglob("__init__.py")):
+        raise NotImplementedError(f"{name}: subpackages are not supported")
+    found: set[str] = set()
+    pending = ["__init__"]
+    while pending:
+        module = pending.pop()
+        if module in found:
+            continue
+        found.add(module)
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            candidates: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1:
+                    inner = node.module or ""
+                elif node.level == 0 and (node.module or "").split(".")[0] == name:
+                    inner = (node.module or "").partition(".")[2]
+                else:
+                    continue
+                if inner:
+                    candidates.append(inner.split(".")[0])
+                else:
+                    candidates.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                candidates.extend(
+                    alias.name.split(".")[1] for alias in node.names if alias.name.startswith(f"{name}.")
+                )
+            # Names imported from the package that are not modules (classes, functions) drop out here.
+            pending.extend(candidate for candidate in candidates if (folder / f"{candidate}.py").is_file())
+    return sorted(folder / f"{module}.py" for module in found)
+
+
+def python_license_files(name: str) -> list[Path]:
+    """The licence files the installed distribution of a package carries (its dist-info)."""
+    files = importlib.metadata.distribution(name).files or []
+    licenses = [
+        Path(str(file.locate()))
+        for file in files
+        if file.name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))
+    ]
+    if not licenses:
+        raise FileNotFoundError(f"{name}: the installed distribution lists no licence file")
+    return licenses
+
+
+def copy_python_package(name: str) -> list[Path]:
+    """Replace assets/<name>/ with the runtime modules and the licence of a Python package."""
+    sources = [*python_runtime_modules(name), *python_license_files(name)]
+    target = ASSETS / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    return [Path(shutil.copy2(source, target / source.name)) for source in sources]
+
+
 def build_assets() -> list[Path]:
     """Install node_modules if needed, then copy every package's runtime files."""
     if node_modules_is_stale():
@@ -162,6 +250,8 @@ def build_assets() -> list[Path]:
     copied: list[Path] = []
     for name, spec in RUNTIME_FILES.items():
         copied.extend(copy_runtime_files(name, spec))
+    for name in PYTHON_PACKAGES:
+        copied.extend(copy_python_package(name))
     return copied
 
 

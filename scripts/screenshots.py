@@ -3,6 +3,11 @@ stage with two friends, the same after one of them rearranged it (sunglasses, a 
 another background), a countdown, and the photo it took, open in the gallery.
 
     .venv/bin/python scripts/screenshots.py
+    .venv/bin/python scripts/screenshots.py --phone
+
+`--phone` takes the phone screens instead (docs/phone/): the lobby, the join screen, the room
+with two people, an open sheet and the gallery, on Chromium's "Pixel 7" and "iPhone 14"
+emulation, in English and Korean (two booths, each with one phone of each kind).
 
 Runs Chromium with the astronaut photo as camera, in a loopback-only network namespace.
 """
@@ -83,6 +88,77 @@ def main() -> None:
     print("wrote docs/invite.png, docs/join.png, docs/room.png, docs/stage.png, docs/countdown.png, docs/gallery.png")
 
 
+PHONES = ("Pixel 7", "iPhone 14")
+
+
+def phones() -> None:
+    isolate()
+    work = Path(tempfile.mkdtemp())
+    media = make_fake_media(work)
+    server = Server(work, CLOV_LOG_LEVEL="warning").start()
+    out = ROOT / "docs" / "phone"
+    out.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            flags = [*CHROMIUM_FLAGS, *media.chromium_flags()]
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+
+            def page(device: str, language: str, url: str):  # type: ignore[no-untyped-def]
+                options = {key: value for key, value in playwright.devices[device].items() if key != "default_browser_type"}
+                context = browser.new_context(**options, permissions=PERMISSIONS, locale={"en": "en-US", "ko": "ko-KR"}[language])
+                opened = context.new_page()
+                opened.goto(url)
+                opened.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
+                return opened
+
+            def shot(opened, device: str, language: str, what: str) -> None:  # type: ignore[no-untyped-def]
+                name = device.lower().replace(" ", "")
+                opened.screenshot(path=str(out / f"{name}-{language}-{what}.png"), scale="css")
+
+            for host_language, guest_language in (("en", "ko"), ("ko", "en")):
+                host_device, guest_device = PHONES
+                host = page(host_device, host_language, server.http + "/")
+                host.fill("#name", {"en": "Ana", "ko": "지우"}[host_language])
+                host.wait_for_timeout(800)
+                shot(host, host_device, host_language, "lobby")
+                host.tap("#create")
+                host.wait_for_selector("#invite-link")
+                link = host.input_value("#invite-link")
+                host.tap("#enter")
+                guest = page(guest_device, guest_language, link)
+                guest.fill("#name", {"en": "Bo", "ko": "민지"}[guest_language])
+                guest.wait_for_timeout(800)
+                shot(guest, guest_device, guest_language, "join")
+                guest.tap("#join")
+                for opened in (host, guest):
+                    opened.wait_for_selector(".tile:not([data-self])[data-connected]", state="attached", timeout=60_000)
+                host.wait_for_timeout(5000)
+                for opened, device, language in ((host, host_device, host_language), (guest, guest_device, guest_language)):
+                    shot(opened, device, language, "room")
+                host.tap("#open-more")  # the More sheet's choices, and one of the sheets they open
+                guest.tap("#open-more")
+                guest.tap("#open-background")
+                host.wait_for_timeout(600)
+                shot(host, host_device, host_language, "sheet")
+                shot(guest, guest_device, guest_language, "sheet")
+                host.tap("[data-sheet=more] .sheet-close")
+                guest.tap("[data-sheet=background] .sheet-close")
+                guest.tap("#shutter")
+                for opened, device, language in ((host, host_device, host_language), (guest, guest_device, guest_language)):
+                    opened.wait_for_selector(".gallery-item[data-kind='photo']", state="attached", timeout=60_000)
+                    opened.wait_for_timeout(2500)
+                    opened.tap("#open-more")
+                    opened.tap("#open-gallery")
+                    opened.wait_for_timeout(600)
+                    shot(opened, device, language, "gallery")
+                host.context.close()
+                guest.context.close()
+            browser.close()
+    finally:
+        server.stop()
+    print(f"wrote {len(list(out.glob('*.png')))} screenshots in docs/phone/")
+
+
 if __name__ == "__main__":
     os.chdir(ROOT)
-    main()
+    phones() if "--phone" in sys.argv[1:] else main()

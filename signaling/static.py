@@ -53,7 +53,7 @@ SECURITY_HEADERS = {
 }
 
 # Our own code changes between deploys under the same URL: revalidate (ETag) every time.
-# Third-party assets come from pinned npm versions and change only with a deploy too, so
+# Third-party assets come from pinned npm (and PyPI) versions and change only with a deploy too, so
 # they get a day of freshness and then revalidate.
 APP_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=86400"

@@ -24,6 +24,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     (root / "assets" / "pyodide").mkdir(parents=True)
     (root / "assets" / "pyodide" / "pyodide.mjs").write_text("export {};\n")
     (root / "assets" / "pyodide" / "pyodide.asm.wasm").write_bytes(b"\0asm\x01\0\0\0")
+    (root / "assets" / "segno").mkdir()
+    (root / "assets" / "segno" / "__init__.py").write_text("__version__ = '1.6.6'\n")
     (root / "models").mkdir()
     (root / "models" / "face.onnx").write_bytes(b"\x08\x07onnx")
     (root / "models" / "decode.py").write_text("ANCHORS = []\n")
@@ -54,6 +56,7 @@ ISOLATION = {
         ("/signaling/protocol.py", "text/x-python", "no-cache"),
         ("/assets/pyodide/pyodide.mjs", "text/javascript", "public, max-age=86400"),
         ("/assets/pyodide/pyodide.asm.wasm", "application/wasm", "public, max-age=86400"),
+        ("/assets/segno/__init__.py", "text/x-python", "public, max-age=86400"),
         ("/models/face.onnx", "application/octet-stream", "no-cache"),
         ("/models/decode.py", "text/x-python", "no-cache"),
     ],
@@ -111,3 +114,22 @@ def test_index_lists_every_client_module() -> None:
     listed = set(re.findall(r'"/frontend_py/(\w+\.py)": ', (root / "index.html").read_text()))
     modules = {path.name for path in (root / "frontend_py").glob("*.py")} - {"main.py"}
     assert listed == modules
+
+
+def test_index_lists_every_segno_module_the_asset_step_copies() -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("clov_assets_script", root / "scripts" / "assets.py")
+    assert spec is not None and spec.loader is not None
+    assets = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = assets  # dataclasses look their module up there
+    spec.loader.exec_module(assets)
+
+    copied = {path.name for path in assets.python_runtime_modules("segno")}
+    assert {"__init__.py", "encoder.py", "writers.py"} <= copied and "cli.py" not in copied
+    # Each lands in ./segno/ in Pyodide's working directory, which is on sys.path: `import segno`.
+    listed = set(re.findall(r'"/assets/segno/(\w+\.py)": "\./segno/"', (root / "index.html").read_text()))
+    assert listed == copied
