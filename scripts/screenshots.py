@@ -151,8 +151,17 @@ def phones() -> None:
                     opened.tap("#open-gallery")
                     opened.wait_for_timeout(600)
                     shot(opened, device, language, "gallery")
-                host.context.close()
-                guest.context.close()
+                # The lobby and the join screen on the other phone of each pair as well.
+                lobby = page(guest_device, guest_language, server.http + "/")
+                lobby.fill("#name", {"en": "Bo", "ko": "민지"}[guest_language])
+                lobby.wait_for_timeout(800)
+                shot(lobby, guest_device, guest_language, "lobby")
+                invited = page(host_device, host_language, link)
+                invited.fill("#name", {"en": "Ana", "ko": "지우"}[host_language])
+                invited.wait_for_timeout(800)
+                shot(invited, host_device, host_language, "join")
+                for opened in (host, guest, lobby, invited):
+                    opened.context.close()
             browser.close()
     finally:
         server.stop()

@@ -52,8 +52,9 @@ def assert_in_reach(page: Page) -> None:
 
 def small_targets(page: Page, container: str) -> list[str]:
     return page.evaluate(
-        """([container, least]) => [...document.querySelectorAll(`${container} button, ${container} select, ${container} input`)]
-            .filter(e => e.checkVisibility() && e.type !== 'range' && e.type !== 'checkbox')
+        """([container, least]) => [...document.querySelectorAll(
+              `${container} button, ${container} select, ${container} input, ${container} .button`)]
+            .filter(e => e.checkVisibility() && !['range', 'checkbox', 'file'].includes(e.type))
             .map(e => [e.id || e.className || e.tagName, e.getBoundingClientRect()])
             .filter(([, r]) => r.width < least || r.height < least)
             .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)""",
@@ -112,6 +113,16 @@ def test_a_booth_on_two_phones(open_page: OpenPage, playwright: Playwright, fake
     assert small_targets(ana, "[data-sheet=invite]") == []
     ana.tap("[data-sheet=invite] .sheet-close")
     assert ana.is_hidden("[data-sheet=invite]")
+    for sheet in ("background", "stickers", "devices", "people"):
+        ana.tap("#open-more")
+        ana.tap(f"#open-{sheet}")
+        on_first_screen(ana, f"[data-sheet={sheet}] .sheet-close")
+        assert small_targets(ana, f"[data-sheet={sheet}]") == [], sheet
+    ana.tap("#open-effects")  # one sheet at a time: this one takes the other's place
+    assert ana.is_hidden("[data-sheet=people]")
+    assert small_targets(ana, "[data-sheet=effects]") == []
+    ana.tap(".sheet-scrim", position={"x": 20, "y": 20})  # a tap on the dimmed stage closes it
+    assert ana.is_hidden("[data-sheet=effects]")
 
     # A double tap on Ana brings her in front of Bo, on both phones.
     touch = Fingers(ana)
