@@ -16,6 +16,7 @@ import js
 from pyodide.ffi import create_proxy
 
 from frontend_py import datachannel, media
+from frontend_py.aibackground import AIBackground
 from frontend_py.backgroundpanel import BackgroundPanel
 from frontend_py.bandwidth import video_encoding
 from frontend_py.capture import Capture
@@ -201,6 +202,8 @@ class Room:
         sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
+        self.backgrounds.element.append(
+            AIBackground(self.room, self.token, self.backgrounds.take, lambda: self.stage.layout.stage().aspect).element)
         self.capture = Capture(
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),

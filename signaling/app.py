@@ -14,8 +14,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from signaling.backgroundapi import BackgroundAPI
 from signaling.broker import Broker
 from signaling.config import Settings
+from signaling.imageproviders import ImageService
 from signaling.invites import Invites
 from signaling.memorybroker import MemoryBroker
 from signaling.ratelimit import KeyedLimiter
@@ -42,6 +44,8 @@ def create_app(settings: Settings) -> Starlette:
     broker = make_broker(settings)
     hub = Hub(settings, broker, invites)
     api = RoomsAPI(broker, invites, KeyedLimiter(settings.room_create_rate, settings.room_create_burst))
+    images = ImageService.from_settings(settings)
+    backgrounds = BackgroundAPI(settings, invites, images)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,11 +62,14 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             heartbeat.cancel()
+            await images.aclose()
             await broker.close()
 
     routes = [
         Route("/api/rooms", api.create, methods=["POST"]),
         Route("/api/rooms/{room}", api.show, methods=["GET"]),
+        Route("/api/rooms/{room}/backgrounds", backgrounds.backgrounds, methods=["POST"]),
+        Route("/api/rooms/{room}/prompt-suggestions", backgrounds.suggestions, methods=["POST"]),
         Route("/healthz", api.health, methods=["GET"]),
         WebSocketRoute("/ws/{room}", hub.serve),
         *static_routes(Path(settings.static_root)),

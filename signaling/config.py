@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,30 @@ def _proxies(text: str) -> tuple[str, ...]:
             except ValueError as exc:
                 raise ValueError(f"trusted proxy {proxy!r} is not an address or a network") from exc
     return proxies
+
+
+def _base_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"provider URL {url!r} is not an http(s) URL like https://api.openai.com")
+    return url
+
+
+def _path_prefix(text: str) -> str:
+    prefix = text.strip().strip("/")
+    return "/" + prefix if prefix else ""
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise ValueError(f"{text!r} is not a positive number")
+        return value
+
+    return parse
 
 
 # Invites signed on one instance must open on every other: a random secret each would not.
@@ -87,6 +112,40 @@ OPTIONS: tuple[Option, ...] = (
     Option("ping_interval", "10", "seconds between WebSocket pings; a socket silent for interval+timeout is dead", float),
     Option("ping_timeout", "10", "seconds to wait for a pong before a socket counts as dead", float),
     Option("member_ttl", "30", "seconds a Redis membership lives without a heartbeat (crashed instances)", float),
+    Option(
+        "provider_url",
+        "",
+        "base URL of an OpenAI-compatible picture service (https://api.openai.com, http://127.0.0.1:8080); "
+        "empty: no provider, backgrounds come from the offline pattern painter",
+        _base_url,
+    ),
+    Option("provider_prefix", "", "path between the base URL and /v1/... (e.g. /api behind a proxy)", _path_prefix),
+    Option("provider_key", "", "API key sent to the provider as a bearer token; never logged nor shown"),
+    Option("image_model", "gpt-image-1", "the provider's model for /v1/images/generations"),
+    Option("chat_model", "gpt-4o-mini", "the provider's model for /v1/chat/completions (prompt ideas)"),
+    Option(
+        "provider_timeout",
+        "120",
+        "seconds one provider request may take in all; past it, the pattern painter answers instead",
+        _positive(float),
+    ),
+    Option("backgrounds_per_room", "6", "background generations a room may ask for per minute", _positive(float)),
+    Option(
+        "backgrounds_per_address",
+        "10",
+        "background generations one client address may ask for per minute",
+        _positive(float),
+    ),
+    Option("backgrounds_in_flight", "2", "background generations at once per instance; more: 503", _positive(int)),
+    Option("suggestions_per_room", "20", "prompt-idea requests a room may make per minute", _positive(float)),
+    Option(
+        "suggestions_per_address", "30", "prompt-idea requests one client address may make per minute",
+        _positive(float),
+    ),
+    Option("suggestions_in_flight", "4", "prompt-idea requests at once per instance; more: 503", _positive(int)),
+    Option(
+        "picture_workers", "2", "worker processes that paint, decode and encode pictures", _positive(int)
+    ),
     Option("static_root", str(PROJECT_ROOT), "folder holding index.html, frontend_py/ and assets/"),
     Option("log_level", "info", "log level: debug, info, warning, error"),
 )
@@ -116,6 +175,19 @@ class Settings:
     ping_interval: float
     ping_timeout: float
     member_ttl: float
+    provider_url: str
+    provider_prefix: str
+    provider_key: str = field(repr=False)
+    image_model: str
+    chat_model: str
+    provider_timeout: float
+    backgrounds_per_room: float
+    backgrounds_per_address: float
+    backgrounds_in_flight: int
+    suggestions_per_room: float
+    suggestions_per_address: float
+    suggestions_in_flight: int
+    picture_workers: int
     static_root: str
     log_level: str
 

@@ -46,6 +46,11 @@ class TokenBucket:
         return False
 
     @property
+    def ready(self) -> bool:
+        """Whether `allow()` would succeed now (it takes nothing)."""
+        return min(self.burst, self._tokens + (time.monotonic() - self._stamp) * self.rate) >= 1
+
+    @property
     def full(self) -> bool:
         return self._tokens + (time.monotonic() - self._stamp) * self.rate >= self.burst
 
@@ -69,6 +74,12 @@ class KeyedLimiter:
                     del self._buckets[stale]
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
         return bucket.allow()
+
+    def ready(self, key: str) -> bool:
+        """Whether `allow(key)` would succeed now, without taking anything: to check several
+        limiters before any of them counts a request that another refuses."""
+        bucket = self._buckets.get(key)
+        return bucket is None or bucket.ready
 
     def retry_after(self) -> int:
         """Whole seconds until one more event is allowed for an exhausted key."""
