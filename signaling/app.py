@@ -20,6 +20,7 @@ from signaling.config import Settings
 from signaling.imageproviders import ImageService
 from signaling.invites import Invites
 from signaling.memorybroker import MemoryBroker
+from signaling.metrics import Metrics, serving
 from signaling.ratelimit import KeyedLimiter
 from signaling.redisbroker import RedisBroker
 from signaling.relay import Hub
@@ -42,10 +43,12 @@ def create_app(settings: Settings) -> Starlette:
         log.warning("no CLOV_SECRET set: using a random secret; invite links will not survive a restart")
     invites = Invites(secret, settings.invite_ttl)
     broker = make_broker(settings)
-    hub = Hub(settings, broker, invites)
-    api = RoomsAPI(broker, invites, KeyedLimiter(settings.room_create_rate, settings.room_create_burst))
+    metrics = Metrics()
+    hub = Hub(settings, broker, invites, metrics)
+    limiter = KeyedLimiter(settings.room_create_rate, settings.room_create_burst)
+    api = RoomsAPI(broker, invites, limiter, metrics)
     images = ImageService.from_settings(settings)
-    backgrounds = BackgroundAPI(settings, invites, images)
+    backgrounds = BackgroundAPI(settings, invites, images, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -59,7 +62,8 @@ def create_app(settings: Settings) -> Starlette:
         gc.set_threshold(50_000, 20, 100)
         log.info("ready", extra={"broker": type(broker).__name__})
         try:
-            yield
+            async with serving(metrics, settings.host, settings.metrics_port):
+                yield
         finally:
             heartbeat.cancel()
             await images.aclose()
@@ -72,7 +76,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/rooms/{room}/prompt-suggestions", backgrounds.suggestions, methods=["POST"]),
         Route("/healthz", api.health, methods=["GET"]),
         WebSocketRoute("/ws/{room}", hub.serve),
-        *static_routes(Path(settings.static_root)),
+        *(static_routes(Path(settings.static_root)) if settings.static_root else []),
     ]
     middleware = [Middleware(SecurityHeaders, strict_transport=settings.tls)]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.metrics = metrics
+    return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from signaling.imageproviders import (
     clean_text,
 )
 from signaling.invites import InvalidInvite, Invites
+from signaling.metrics import Metrics
 from signaling.ratelimit import KeyedLimiter, client_key
 
 log = logging.getLogger("clov.backgrounds")
@@ -119,9 +121,14 @@ class Limits:
 
 
 class BackgroundAPI:
-    def __init__(self, settings: Settings, invites: Invites, images: ImageService) -> None:
+    def __init__(
+        self, settings: Settings, invites: Invites, images: ImageService, metrics: Metrics | None = None
+    ) -> None:
         self.invites = invites
         self.images = images
+        self.metrics = metrics if metrics is not None else Metrics()
+        # The provider label: "openai" (an OpenAI-compatible service) or "pattern" (the painter).
+        self.provider_label = "openai" if images.provider is not None else "pattern"
         self.generations = Limits.per_minute(
             "backgrounds",
             settings.backgrounds_per_room,
@@ -158,19 +165,24 @@ class BackgroundAPI:
             self.generations.admit(room, _address(request))
         except Problem as problem:
             return problem.response()
+        started, outcome = time.perf_counter(), "error"
         try:
             result = await self.images.backgrounds(prompt, style, aspect, min(n, self.images.max_pictures))
+            outcome = "fallback" if result.fallback else "ok"
         except Refused:
+            outcome = "refused"
             return Problem(
                 422, MODERATION, "the picture service would not draw this prompt; try a different prompt"
             ).response()
         except ProviderAuthError:
+            outcome = "auth_error"
             return Problem(
                 502, PROVIDER_AUTH,
                 "the picture service is not set up correctly on this server; ask whoever runs it",
             ).response()
         finally:
             self.generations.done()
+            self.metrics.generation(self.provider_label, outcome).observe(time.perf_counter() - started)
         log.info(
             "backgrounds made",
             extra={"room": room, "provider": result.provider, "ai": result.ai, "fallback": result.fallback,

@@ -12,8 +12,9 @@ import uvicorn
 
 from signaling import logs
 from signaling.app import create_app
-from signaling.config import OPTIONS, Settings
+from signaling.config import OPTIONS, PROJECT_ROOT, Settings
 from signaling.devcert import ensure_dev_cert
+from signaling.static import missing_client_files, missing_files_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clov: invalid option: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    if settings.static_root:
+        # Without these the page would wait for ever on a 404 (issue 15): refuse to start instead.
+        static_root = Path(settings.static_root).resolve()
+        missing = missing_client_files(static_root)
+        if missing:
+            print(missing_files_message(static_root, missing), file=sys.stderr)
+            return 1
     cert, key = settings.tls_cert or None, settings.tls_key or None
     if settings.dev_cert and not cert:
-        cert_path, key_path = ensure_dev_cert(Path(settings.static_root) / ".clov")
+        cert_path, key_path = ensure_dev_cert(Path(settings.static_root or PROJECT_ROOT) / ".clov")
         cert, key = str(cert_path), str(key_path)
     scheme = "https" if cert else "http"
     host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host

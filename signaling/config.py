@@ -48,6 +48,13 @@ def _path_prefix(text: str) -> str:
     return "/" + prefix if prefix else ""
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{text!r} is not a TCP port (0-65535)")
+    return value
+
+
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = kind(text)
@@ -146,8 +153,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "picture_workers", "2", "worker processes that paint, decode and encode pictures", _positive(int)
     ),
-    Option("static_root", str(PROJECT_ROOT), "folder holding index.html, frontend_py/ and assets/"),
+    Option(
+        "static_root",
+        str(PROJECT_ROOT),
+        "folder holding index.html, frontend_py/, assets/ and models/, checked at start; "
+        "empty: serve no client (the API and signaling only, for a client hosted elsewhere)",
+    ),
     Option("log_level", "info", "log level: debug, info, warning, error"),
+    Option(
+        "metrics_port",
+        "0",
+        "TCP port for Prometheus metrics (GET /metrics, plain HTTP, on --host); 0: off",
+        _port,
+    ),
 )
 
 
@@ -190,6 +208,7 @@ class Settings:
     picture_workers: int
     static_root: str
     log_level: str
+    metrics_port: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

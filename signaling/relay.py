@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from time import perf_counter
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -18,6 +19,7 @@ from signaling import protocol
 from signaling.broker import Broker, BrokerUnavailable, NoSuchRoom, RoomFull
 from signaling.config import Settings
 from signaling.invites import InvalidInvite, Invites
+from signaling.metrics import Metrics
 from signaling.protocol import Error, Join, Peer, PeerJoined, PeerLeft, ProtocolError, Signal, Welcome
 from signaling.ratelimit import LimitReached, OpenLimit, TokenBucket, client_key
 from signaling.turn import ice_servers
@@ -39,18 +41,20 @@ _GONE = (WebSocketDisconnect, RuntimeError)
 class Connection:
     """One joined socket: its peer, its room, and its outbound queue."""
 
-    def __init__(self, websocket: WebSocket, room: str, peer: Peer) -> None:
+    def __init__(self, websocket: WebSocket, room: str, peer: Peer, metrics: Metrics | None = None) -> None:
         self.websocket = websocket
         self.room = room
         self.peer = peer
         self.id = secrets.token_hex(6)
-        self.outbox: asyncio.Queue[tuple[str, int]] = asyncio.Queue(OUTBOX_LIMIT)
+        # (text, bytes, when a relayed signal was received here, else 0.0)
+        self.outbox: asyncio.Queue[tuple[str, int, float]] = asyncio.Queue(OUTBOX_LIMIT)
+        self.latency = metrics.relay_latency if metrics is not None else None
         self.outbox_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.admitted = False  # the broker holds a membership for this socket
         self._closing: asyncio.Task[None] | None = None
 
-    def push(self, text: str) -> None:
+    def push(self, text: str, received: float = 0.0) -> None:
         if self._closing is not None:
             return
         size = len(text.encode())
@@ -58,7 +62,7 @@ class Connection:
             log.warning("slow client dropped", extra={"room": self.room, "peer": self.peer.id})
             self.close_soon(CLOSE_TRY_AGAIN)
             return
-        self.outbox.put_nowait((text, size))
+        self.outbox.put_nowait((text, size, received))
         self.outbox_bytes += size
 
     def close_soon(self, code: int) -> None:
@@ -69,8 +73,10 @@ class Connection:
     async def write(self) -> None:
         try:
             while True:
-                text, size = await self.outbox.get()
+                text, size, received = await self.outbox.get()
                 self.outbox_bytes -= size
+                if received and self.latency is not None:
+                    self.latency.observe(perf_counter() - received)
                 await self.websocket.send_text(text)
         except _GONE:
             return
@@ -82,8 +88,12 @@ class Connection:
 class Hub:
     """This instance's joined sockets, indexed by room, and the broker's delivery target."""
 
-    def __init__(self, settings: Settings, broker: Broker, invites: Invites) -> None:
+    def __init__(
+        self, settings: Settings, broker: Broker, invites: Invites, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics = metrics if metrics is not None else Metrics()
+        metrics.watch_rooms(lambda: len(self.rooms))
         self.broker = broker
         self.invites = invites
         self.rooms: dict[str, dict[str, Connection]] = {}
@@ -113,6 +123,7 @@ class Hub:
             try:
                 lost = await self.broker.heartbeat(self.memberships())
             except BrokerUnavailable as exc:
+                self.metrics.broker_errors.inc()
                 log.warning("heartbeat failed", extra={"error": str(exc)})
                 continue
             for room, peer in lost:
@@ -124,6 +135,8 @@ class Hub:
     async def serve(self, websocket: WebSocket) -> None:
         """Run one signaling socket from accept to close."""
         await websocket.accept()
+        metrics = self.metrics
+        metrics.open_sockets.inc()
         room = websocket.path_params["room"]
         address = client_key(websocket.client.host if websocket.client else "unknown")
         limiter = TokenBucket(self.settings.message_rate, self.settings.message_burst)
@@ -135,16 +148,28 @@ class Hub:
             await self._admit(connection)
             await self._relay(connection, limiter)
         except ProtocolError as exc:
+            if connection is None or not connection.admitted:
+                metrics.joins[exc.code].inc()
+            metrics.refused(exc.close_code)
             await _refuse(websocket, room, exc)
         except (WebSocketDisconnect, asyncio.TimeoutError):
+            if connection is None or not connection.admitted:
+                metrics.joins["gone"].inc()
             await _close(websocket, 1000)
         except LimitReached as exc:
+            metrics.joins["too_many_unjoined"].inc()
+            metrics.refused(CLOSE_TRY_AGAIN)
             log.warning("too many sockets waiting to join", extra={"room": room, "error": str(exc)})
             await _close(websocket, CLOSE_TRY_AGAIN)
         except BrokerUnavailable as exc:
+            metrics.broker_errors.inc()
+            if connection is None or not connection.admitted:
+                metrics.joins["broker_unavailable"].inc()
+            metrics.refused(CLOSE_TRY_AGAIN)
             log.warning("broker unavailable", extra={"room": room, "error": str(exc)})
             await _close(websocket, CLOSE_TRY_AGAIN)
         finally:
+            metrics.open_sockets.dec()
             if connection is not None:
                 await self._part(connection)
 
@@ -165,8 +190,8 @@ class Hub:
         if join.peer is not None:
             if not self.invites.check_resume(room, join.peer, join.resume or ""):
                 raise ProtocolError(protocol.INVALID_TOKEN, "this rejoin is not valid; join again")
-            return Connection(websocket, room, Peer(id=join.peer, name=join.name))
-        return Connection(websocket, room, Peer(id=secrets.token_urlsafe(8), name=join.name))
+            return Connection(websocket, room, Peer(id=join.peer, name=join.name), self.metrics)
+        return Connection(websocket, room, Peer(id=secrets.token_urlsafe(8), name=join.name), self.metrics)
 
     async def _admit(self, connection: Connection) -> None:
         """Take a seat in the broker, then welcome the peer and announce it."""
@@ -191,6 +216,7 @@ class Hub:
         )
         await connection.websocket.send_text(protocol.encode(welcome))
         connection.writer = asyncio.create_task(connection.write())
+        self.metrics.joins["resumed" if resumed else "ok"].inc()
         log.info(
             "peer joined",
             extra={"room": room, "peer": peer.id, "occupancy": len(others) + 1, "resumed": resumed},
@@ -200,11 +226,13 @@ class Hub:
 
     async def _relay(self, connection: Connection, limiter: TokenBucket) -> None:
         websocket, room = connection.websocket, connection.room
+        relayed_total, latency = self.metrics.messages_relayed, self.metrics.relay_latency
         while True:
             try:
                 raw = await _receive(websocket)
             except WebSocketDisconnect:
                 return
+            received = perf_counter()
             if not limiter.allow():
                 raise ProtocolError(protocol.RATE_LIMITED, "too many messages; slow down")
             message = protocol.parse_client_message(raw)
@@ -216,16 +244,21 @@ class Hub:
             if local is not None:
                 # Both sockets are here: no broker round trip (with Redis, the common case
                 # costs no Redis command at all).
-                local.push(relayed)
+                local.push(relayed, received)
+                relayed_total.inc()
                 continue
             try:
                 delivered = await self.broker.send(room, message.to, relayed)
             except BrokerUnavailable:
+                self.metrics.broker_errors.inc()
                 delivered = False
                 reason = "the relay is unavailable; try again shortly"
             else:
                 reason = f"no peer {message.to} in this room"
-            if not delivered:
+            if delivered:
+                latency.observe(perf_counter() - received)
+                relayed_total.inc()
+            else:
                 # Not fatal: the target may have left a moment ago.
                 connection.push(protocol.encode(Error(code=protocol.BAD_MESSAGE, message=reason)))
 
@@ -245,6 +278,7 @@ class Hub:
             if await self.broker.leave(room, peer, connection.id):
                 await self.broker.broadcast(room, peer, protocol.encode(PeerLeft(peer=peer)))
         except BrokerUnavailable as exc:
+            self.metrics.broker_errors.inc()
             # The membership expires by itself; the heartbeat of a peer still there announces it.
             log.warning("leave not recorded", extra={"room": room, "peer": peer, "error": str(exc)})
         log.info("peer left", extra={"room": room, "peer": peer})

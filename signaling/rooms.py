@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from signaling import protocol
 from signaling.broker import Broker, BrokerUnavailable
 from signaling.invites import InvalidInvite, Invites
+from signaling.metrics import Metrics
 from signaling.ratelimit import KeyedLimiter, client_key
 
 log = logging.getLogger("clov.rooms")
@@ -23,10 +24,13 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 class RoomsAPI:
-    def __init__(self, broker: Broker, invites: Invites, limiter: KeyedLimiter) -> None:
+    def __init__(
+        self, broker: Broker, invites: Invites, limiter: KeyedLimiter, metrics: Metrics | None = None
+    ) -> None:
         self.broker = broker
         self.invites = invites
         self.limiter = limiter
+        self.metrics = metrics if metrics is not None else Metrics()
 
     async def create(self, request: Request) -> JSONResponse:
         """`POST /api/rooms` -> 201 with the room id and its invite token."""
@@ -38,7 +42,9 @@ class RoomsAPI:
         try:
             await self.broker.create_room(room, self.invites.ttl)
         except BrokerUnavailable:
+            self.metrics.broker_errors.inc()
             return _error(503, "unavailable", "the service is briefly unavailable; try again")
+        self.metrics.rooms_created.inc()
         token, expires_at = self.invites.issue(room)
         log.info("room created", extra={"room": room})
         body = {"room": room, "token": token, "expires_at": expires_at, "capacity": protocol.CAPACITY}
@@ -57,6 +63,7 @@ class RoomsAPI:
         try:
             occupancy = await self.broker.occupancy(room)
         except BrokerUnavailable:
+            self.metrics.broker_errors.inc()
             return _error(503, "unavailable", "the service is briefly unavailable; try again")
         if occupancy is None:
             return _error(404, protocol.NO_ROOM, "this room does not exist any more")
@@ -69,5 +76,6 @@ class RoomsAPI:
         try:
             await self.broker.ping()
         except BrokerUnavailable:
+            self.metrics.broker_errors.inc()
             return JSONResponse({"status": "unavailable"}, 503, headers=NO_STORE)
         return JSONResponse({"status": "ok"}, headers=NO_STORE)

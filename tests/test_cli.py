@@ -42,7 +42,9 @@ def test_bad_option_value_is_a_clear_error() -> None:
 
 
 async def test_dev_cert_serves_https_and_wss(start_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    server = start_server(CLOV_DEV_CERT="1", CLOV_STATIC_ROOT=str(tmp_path))
+    from tests.staticroot import make_static_root
+
+    server = start_server(CLOV_DEV_CERT="1", CLOV_STATIC_ROOT=str(make_static_root(tmp_path)))
     https = f"https://127.0.0.1:{server.port}"
     cert = tmp_path / ".clov" / "dev-cert.pem"
     context = ssl.create_default_context(cafile=str(cert))

@@ -1,4 +1,4 @@
-"""The public contract (DESIGN.md section 6) over real HTTP and WebSockets, on both brokers."""
+"""The public contract (docs/protocol.md) over real HTTP and WebSockets, on both brokers."""
 
 from __future__ import annotations
 

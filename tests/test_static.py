@@ -13,6 +13,7 @@ from signaling.static import CONTENT_SECURITY_POLICY
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from tests.conftest import Server
+    from tests.staticroot import make_static_root
 
     root = tmp_path_factory.mktemp("static")
     (root / "index.html").write_text("<!doctype html><title>CLOV</title>")
@@ -33,6 +34,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     (root / "models" / ".cache").mkdir()
     (root / "models" / ".cache" / "x.onnx").write_bytes(b"cached")
     (root / "secret.txt").write_text("do not serve")
+    make_static_root(root)  # the rest of what `clov serve` checks for at start
     server = Server(root, CLOV_STATIC_ROOT=str(root)).start()
     yield server
     server.stop()
@@ -98,6 +100,10 @@ def test_api_responses_carry_headers_and_no_store(app_server) -> None:  # type: 
         "/models/recipe.py",
         "/models/.cache/x.onnx",
         "/models/..%2fsecret.txt",
+        "/assets/pyodide/missing.js",
+        "/assets/nofolder/missing.js",
+        "/frontend_py/nofolder/missing.py",
+        "/models/missing.onnx",
     ],
 )
 def test_no_traversal_and_nothing_else_served(app_server, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -133,3 +139,91 @@ def test_index_lists_every_segno_module_the_asset_step_copies() -> None:
     # Each lands in ./segno/ in Pyodide's working directory, which is on sys.path: `import segno`.
     listed = set(re.findall(r'"/assets/segno/(\w+\.py)": "\./segno/"', (root / "index.html").read_text()))
     assert listed == copied
+
+
+def test_a_missing_folder_is_a_404_not_a_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Starlette's StaticFiles raises on its first request when its folder is missing (a 500).
+    import anyio
+    from starlette.applications import Starlette
+
+    from signaling.static import static_routes
+
+    app = Starlette(routes=static_routes(tmp_path))
+
+    async def statuses() -> dict[str, int]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            paths = ["/", "/r/Room", "/signaling/protocol.py", "/frontend_py/main.py", "/assets/pyscript/core.js",
+                     "/models/face_landmark.onnx", "/models/decode.py"]
+            return {path: (await client.get(path)).status_code for path in paths}
+
+    assert set(anyio.run(statuses).values()) == {404}
+
+
+def test_the_checked_files_come_from_the_asset_step_and_the_model_recipe() -> None:
+    from pathlib import Path
+
+    from signaling.static import ASSETS_COMMAND, MODELS_COMMAND, client_files
+
+    root = Path(__file__).resolve().parent.parent
+    files = client_files()
+    assert {"assets/pyodide/pyodide.mjs", "assets/pyodide/pyodide.asm.wasm", "assets/pyscript/core.js",
+            "assets/pyscript/core-*.js", "assets/onnxruntime/ort.wasm.min.mjs", "assets/segno/__init__.py"} <= set(
+        files[ASSETS_COMMAND])
+    # Every model the repository ships (the client picks among them, frontend_py/pipeline.py model_file).
+    assert set(files[MODELS_COMMAND]) == {f"models/{p.name}" for p in (root / "models").glob("*.onnx")}
+    # Every runtime file index.html names is checked.
+    # Every runtime file index.html names is checked (of segno, its __init__.py stands for the package).
+    html = (root / "index.html").read_text()
+    named = set(re.findall(r'"/(assets/[\w./-]+)"', html)) | set(re.findall(r'(?:src|href)="/(assets/[\w./-]+)"', html))
+    named = {name for name in named if not name.startswith("assets/segno/")} | {"assets/segno/__init__.py"}
+    assert len(named) > 3 and named <= set(files[ASSETS_COMMAND])
+
+
+def _serve(root, **env: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    command = [sys.executable, "-m", "signaling.cli", "serve", "--port", "0"]
+    environ = {**os.environ, "CLOV_STATIC_ROOT": str(root), **env}
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environ, timeout=30)
+
+
+def test_serve_without_the_runtime_says_what_is_missing_and_how_to_build_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.staticroot import make_static_root
+
+    make_static_root(tmp_path, skip=("assets/",))
+    result = _serve(tmp_path)
+    assert result.returncode == 1
+    assert str(tmp_path) in result.stderr
+    assert "assets/pyodide/pyodide.mjs" in result.stderr and "assets/pyscript/core.js" in result.stderr
+    assert "scripts/setup.sh" in result.stderr and "scripts/assets.py" in result.stderr
+    assert "models/" not in result.stderr  # only what is missing
+    assert "CLOV is running" not in result.stderr
+
+
+def test_serve_without_a_model_names_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.staticroot import make_static_root
+
+    make_static_root(tmp_path)
+    (tmp_path / "models" / "face_landmark_frame.onnx").unlink()
+    result = _serve(tmp_path)
+    assert result.returncode == 1
+    assert "models/face_landmark_frame.onnx" in result.stderr and "models/recipe.py" in result.stderr
+    assert "assets/" not in result.stderr
+
+
+def test_an_empty_static_root_serves_no_client(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # An operator whose client is hosted elsewhere: the API and the socket only, nothing checked.
+    from tests.conftest import Server
+
+    server = Server(tmp_path, CLOV_STATIC_ROOT="").start()
+    try:
+        assert httpx.get(server.http + "/").status_code == 404
+        assert httpx.get(server.http + "/assets/pyscript/core.js").status_code == 404
+        assert httpx.post(server.http + "/api/rooms").status_code == 201
+    finally:
+        server.stop()

@@ -6,7 +6,7 @@ Fixtures (see each docstring):
   app_server         session  AppServer on Redis, serving the real app from the repo root
   start_app_server   function factory `(**env) -> AppServer`; `.stop()` / `.start()` / `.restart()`
                               keep the port, so pages can reconnect to a restarted server
-  browser            package  Chromium with DESIGN.md section 8 flags and the fake media
+  browser            package  Chromium with CHROMIUM_FLAGS and the fake media (docs/architecture.md)
   launch_browser     package  factory `(*extra_flags, media=None) -> Browser` for another camera
   camera_browser     package  factory `(width, height, fps=30) -> Browser`: a camera of that kind
   small_camera_browser package the 320x240 one, for tests with three people
@@ -71,7 +71,8 @@ def interfaces_up() -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     """Re-run this pytest command inside `unshare -n` (only `lo`, brought up) unless isolated.
 
-    WebRTC needs it: outside, ICE sometimes picks an external interface (DESIGN.md section 8).
+    WebRTC needs it: outside, ICE sometimes picks an external interface (docs/architecture.md,
+    "End-to-end tests").
     `CLOV_E2E_NETNS` is set in the re-executed run; set it yourself to skip the re-exec.
     """
     if os.environ.get(NETNS_ENV) or hasattr(config, "workerinput"):
