@@ -61,7 +61,7 @@ from bench.signaling import (  # noqa: E402
     loadgens,
     raise_nofile,
 )
-from bench.stage import open_person  # noqa: E402
+from bench.stage import open_booth  # noqa: E402
 from signaling.imageproviders import PHOTO_SIZES  # noqa: E402
 from signaling.painter import paint  # noqa: E402
 from tests.conftest import Server  # noqa: E402
@@ -144,17 +144,8 @@ def booth(rounds: int) -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
-            host = open_person(browser, f"{server.http}/", "Host")
-            host.click("#create")
-            host.wait_for_selector("#enter")
-            link = host.input_value("#invite-link")
-            host.click("#enter")
-            guests = [open_person(browser, link, f"Guest {n}") for n in (1, 2)]
-            for guest in guests:
-                guest.click("#join")
-            pages = [host, *guests]
-            for page in pages:
-                page.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 3", timeout=90_000)
+            pages = open_booth(browser, f"{server.http}/", 2)
+            host = pages[0]
             host.wait_for_timeout(3000)  # the connections' first bursts
 
             for index in range(rounds + 1):  # round 0 warms up
@@ -174,7 +165,7 @@ def booth(rounds: int) -> None:
                 host.evaluate(f"() => document.querySelector('{CANDIDATE.format(index % 3 + 1)}').click()")
                 pick = time.monotonic()
                 image = host.wait_for_function(NEW_BACKGROUND, arg=old, timeout=60_000, polling=20).json_value()
-                for guest in guests:
+                for guest in pages[1:]:
                     guest.wait_for_function("(image) => JSON.parse(clovStage()).stage.background === image", arg=image, timeout=60_000, polling=20)
                 done = time.monotonic()
                 name = f"round {index}" if index else "warm-up (not counted)"

@@ -35,7 +35,7 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from bench.join import isolate  # noqa: E402
 from bench.pipeline import percentile  # noqa: E402
-from bench.stage import open_person  # noqa: E402
+from bench.stage import open_booth  # noqa: E402
 from tests.conftest import Server  # noqa: E402
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 from tests_e2e.media import make_fake_media  # noqa: E402
@@ -59,17 +59,8 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
-            host = open_person(browser, f"{server.http}/", "Host")
-            host.click("#create")
-            host.wait_for_selector("#enter")
-            link = host.input_value("#invite-link")
-            host.click("#enter")
-            guests = [open_person(browser, link, f"Guest {n}") for n in (1, 2)]
-            for guest in guests:
-                guest.click("#join")
-            pages = [host, *guests]
-            for page in pages:
-                page.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 3", timeout=90_000)
+            pages = open_booth(browser, f"{server.http}/", 2)
+            host = pages[0]
             host.wait_for_timeout(3000)  # the clock estimates' first bursts
 
             press_to_photo, spreads = [], []

@@ -57,6 +57,23 @@ def open_person(browser, url: str, name: str) -> Page:  # type: ignore[no-untype
     return page
 
 
+def open_booth(browser, url: str, guests: int) -> list[Page]:  # type: ignore[no-untyped-def]
+    """A booth created at `url` and joined by `guests` more: the host's page first, returned
+    once everyone is on every stage."""
+    host = open_person(browser, url, "Host")
+    host.click("#create")
+    host.wait_for_selector("#enter")
+    link = host.input_value("#invite-link")
+    host.click("#enter")
+    pages = [host, *(open_person(browser, link, f"Guest {n}") for n in range(1, guests + 1))]
+    for guest in pages[1:]:
+        guest.click("#join")
+    everyone = f"() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === {len(pages)}"
+    for page in pages:
+        page.wait_for_function(everyone, timeout=90_000)
+    return pages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -73,14 +90,8 @@ def main() -> None:
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
             # Latency first, with both pages rendering as the app does.
-            host = open_person(browser, f"{server.http}/", "Host")
-            host.click("#create")
-            host.wait_for_selector("#enter")
-            link = host.input_value("#invite-link")
-            host.click("#enter")
-            guest = open_person(browser, link, "Guest")
-            guest.click("#join")
-            host.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 2", timeout=60_000)
+            host, guest = open_booth(browser, f"{server.http}/", 1)
+            link = host.evaluate("() => location.href")  # the room keeps the invite link as its address
             for name in STICKERS:
                 host.click(f"[data-sticker='{name}']")
             guest.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=30_000)
