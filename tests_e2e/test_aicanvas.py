@@ -79,6 +79,15 @@ def test_a_prompt_becomes_everyones_background(open_page: OpenPage, start_app_se
     assert ana.is_enabled("#generate")
     assert all(state(page)["stage"]["background"] == background for page in pages)
 
+    # Cancel while the provider takes its time: the wait ends, nothing is changed or reported.
+    shown = ana.get_attribute(".ai-candidate:nth-child(1) img", "src")
+    generate(ana, "case:timeout a slow forest")
+    ana.wait_for_selector("#ai-progress:not([hidden])", timeout=10_000)
+    ana.click("#ai-cancel")
+    ana.wait_for_selector("#ai-progress", state="hidden", timeout=5_000)
+    assert ana.is_enabled("#generate") and ana.is_hidden("#ai-error")
+    assert ana.get_attribute(".ai-candidate:nth-child(1) img", "src") == shown
+
     # An empty prompt never leaves the page.
     before = len(provider.requests)
     generate(ana, "   ")

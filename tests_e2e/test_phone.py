@@ -56,7 +56,7 @@ def small_targets(page: Page, container: str) -> list[str]:
               `${container} button, ${container} select, ${container} input, ${container} .button`)]
             .filter(e => e.checkVisibility() && !['range', 'checkbox', 'file'].includes(e.type))
             .map(e => [e.id || e.className || e.tagName, e.getBoundingClientRect()])
-            .filter(([, r]) => r.width < least || r.height < least)
+            .filter(([, r]) => r.width < least - 0.5 || r.height < least - 0.5)  // layout rounds at 2.625 dppx
             .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)""",
         [container, MIN_TARGET_PX],
     )
