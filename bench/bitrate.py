@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright
 
-from bench.join import isolate  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS  # noqa: E402
-from tests_e2e.media import make_fake_media  # noqa: E402
+from bench.join import isolate
+from tests.conftest import Server
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS
+from tests_e2e.media import make_fake_media
 
 SETTLE_S = 6.0  # after a switch: the encoder's rate control finds its new level
 # The page's peer connections, for getStats(): kept by the bench only, through the constructor.

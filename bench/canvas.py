@@ -45,12 +45,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+import httpx
+from playwright.sync_api import Page, sync_playwright
 
-from bench.join import isolate  # noqa: E402
-from bench.pipeline import percentile  # noqa: E402
-from bench.signaling import (  # noqa: E402
+from bench.join import isolate
+from bench.pipeline import percentile
+from bench.signaling import (
     DRAIN_TIMEOUT_S,
     ROOM_SIZE,
     CpuMeter,
@@ -61,13 +61,13 @@ from bench.signaling import (  # noqa: E402
     loadgens,
     raise_nofile,
 )
-from bench.stage import open_booth  # noqa: E402
-from signaling.imageproviders import PHOTO_SIZES  # noqa: E402
-from signaling.painter import paint  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests.fakeprovider import CHAT_MODEL, IMAGE_MODEL, KEY, FakeProvider  # noqa: E402
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests_e2e.media import make_fake_media  # noqa: E402
+from bench.stage import open_booth
+from signaling.imageproviders import PHOTO_SIZES
+from signaling.painter import paint
+from tests.conftest import Server
+from tests.fakeprovider import CHAT_MODEL, IMAGE_MODEL, KEY, FakeProvider
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.media import make_fake_media
 
 PROMPTS = [  # (prompt, style key as the browser sends it)
     ("a quiet beach at sunset", "photo"),

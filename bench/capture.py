@@ -31,14 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright
 
-from bench.join import isolate  # noqa: E402
-from bench.pipeline import percentile  # noqa: E402
-from bench.stage import open_booth  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests_e2e.media import make_fake_media  # noqa: E402
+from bench.join import isolate
+from bench.pipeline import percentile
+from bench.stage import open_booth
+from tests.conftest import Server
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.media import make_fake_media
 
 
 def report(page: Page) -> dict:  # type: ignore[type-arg]

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Browser, Route, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Route, sync_playwright
 
-from signaling.static import SECURITY_HEADERS  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+from signaling.static import SECURITY_HEADERS
+from tests.conftest import Server
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 BARE_PAGE = """<!doctype html><script type="module">
 import {loadPyodide} from "/assets/pyodide/pyodide.mjs";

@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, sync_playwright
 
-from bench.join import isolate  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests_e2e.media import make_fake_media  # noqa: E402
+from bench.join import isolate
+from tests.conftest import Server
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.media import make_fake_media
 
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
 WARM_UP_S = 6.0

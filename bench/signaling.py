@@ -41,10 +41,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import websockets
@@ -189,7 +190,7 @@ async def _join(
             )
             await ws.send(json.dumps({"type": "join", "token": token, "name": name}))
             welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
             failures[type(exc).__name__] += 1
             return None
         if welcome.get("type") != "welcome":

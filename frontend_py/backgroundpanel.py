@@ -7,15 +7,15 @@ sends it to every peer. Anything wrong is explained and changes nothing.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import js
 
 from frontend_py import backgrounds, datachannel
 from frontend_py.dom import h, js_object, on, spawn
 from frontend_py.imagecheck import HEADER_BYTES, ImageRejected, fit_cover, inspect
-from frontend_py.layout import STAGE
-from frontend_py.layout import PHOTO_SIZES
+from frontend_py.layout import PHOTO_SIZES, STAGE
 from frontend_py.stage import SIZES, Stage
 from frontend_py.ui import set_text, t, text
 

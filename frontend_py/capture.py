@@ -14,7 +14,8 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import js
 

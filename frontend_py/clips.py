@@ -10,7 +10,8 @@ travels to everyone as binary chunks (transfers.py) with a progress bar on both 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import js
 from pyodide.ffi import to_js

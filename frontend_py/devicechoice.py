@@ -17,7 +17,8 @@ which is stopped: what reads that stream (clip voices, leaving) sees the devices
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import js
 from pyodide.ffi import create_proxy

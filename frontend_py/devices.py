@@ -12,8 +12,8 @@ Pure logic, no browser: the browser side is media.py and devicechoice.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 USER = "user"  # facing the person: a phone's front camera
 ENVIRONMENT = "environment"  # facing away: a phone's back camera

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import js
 from pyodide.ffi import JsNull, create_proxy, to_js
@@ -29,7 +30,7 @@ def js_object(value: dict[str, Any]) -> Any:
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
-def spawn(awaitable: Awaitable[Any]) -> "asyncio.Future[Any]":
+def spawn(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
     """Run a coroutine as a task whose failure reaches the console instead of vanishing."""
 
     async def guarded() -> Any:

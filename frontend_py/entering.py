@@ -4,7 +4,8 @@ at "Joining…" for ever."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from frontend_py.dom import h
 from frontend_py.ui import set_text

@@ -8,8 +8,8 @@ the next frame's crop, until the landmark model's face score says the face is go
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from frontend_py.framesampling import Affine
 from models.decode import Detection

@@ -13,9 +13,10 @@ import asyncio
 import html
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import js
 from pyodide.ffi import JsException, create_proxy, to_js

@@ -6,7 +6,7 @@ Every string a person can read lives here, errors included, so both languages st
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 DEFAULT = "en"

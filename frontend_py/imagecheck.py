@@ -8,8 +8,8 @@ pixels. The file's name and MIME type are never consulted; both are whatever the
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MAX_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000

@@ -17,8 +17,9 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 STAGE = "stage"
 ASPECTS = {"16:9": 16 / 9, "3:4": 3 / 4}

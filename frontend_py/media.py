@@ -11,8 +11,9 @@ the person switches inside it (`open_video`, `open_microphone`; devicechoice.py)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import js
 

@@ -7,8 +7,9 @@ state) and reconciles it after a rejoin: links that still work are kept.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from frontend_py import datachannel, media
 from frontend_py.bandwidth import video_encoding

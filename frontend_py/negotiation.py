@@ -13,7 +13,8 @@ signaling state machine, driven through glare in every message order.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 # Both sides want to offer the moment they learn of each other. The polite side gives the
 # impolite side's first offer this long to arrive before offering itself: Chromium loses ICE

@@ -8,7 +8,8 @@ as PNG by the browser.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import js
 from pyodide.ffi import to_js

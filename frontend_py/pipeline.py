@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import js
 from pyodide.ffi import to_js

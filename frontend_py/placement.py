@@ -5,7 +5,7 @@ Geometry here is in stage heights: the stage is `stage_aspect` wide and 1 tall.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from frontend_py.layout import LayerState
 from frontend_py.transform import corners

@@ -3,7 +3,7 @@ and asks, when it never can be, whether to show their camera as it is (privacy.p
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from frontend_py.dom import h, on
 from frontend_py.privacy import Notice

@@ -8,8 +8,8 @@ backoff and jitter (so a restarted server is not hit by every client at the same
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # Refusals that a retry cannot fix: the person must act (new link, another room).
 FINAL_CLOSE_CODES = frozenset({4400, 4401, 4404, 4409})

@@ -9,7 +9,8 @@ the photo from exactly those inputs. Pure Python (CPython tests).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from frontend_py.datachannel import Shutter
 from frontend_py.layout import STAGE, Layout, layer_kind

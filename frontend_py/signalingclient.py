@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import js
 
@@ -155,7 +156,7 @@ class SignalingClient:
         on(socket, "close", closed)
         try:
             message = await asyncio.wait_for(first, ANSWER_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.socket = None  # its close must not start a reconnect of its own
             socket.close(1000)
             raise JoinRefused("unavailable") from None

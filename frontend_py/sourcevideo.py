@@ -50,7 +50,7 @@ class SourceVideo:
         self._play()
         try:
             await asyncio.wait_for(self._first_frame(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CameraStalled() from None
 
     async def _first_frame(self) -> None:
@@ -67,7 +67,7 @@ class SourceVideo:
                 self.element.requestVideoFrameCallback(self._on_presented)
             try:
                 await asyncio.wait_for(asyncio.shield(self._presented), FRAME_WAIT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 action = self.watchdog.after_wait(
                     paused=bool(self.element.paused), hidden=bool(js.document.hidden), has_frame=self.has_frame()
                 )

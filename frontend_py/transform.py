@@ -8,7 +8,7 @@ as canvas `rotate` does. `aspect` is the content's width over its height.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from frontend_py.layout import MAX_SCALE, MIN_SCALE, LayerState, wrap_degrees
 

@@ -9,12 +9,12 @@ own sockets, whichever instance sent it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
 
 from signaling.protocol import Peer
 
 # deliver(room, to, exclude, text): `to` set: one peer; else every member but `exclude`.
-Deliver = Callable[[str, Optional[str], Optional[str], str], Awaitable[None]]
+Deliver = Callable[[str, str | None, str | None, str], Awaitable[None]]
 
 
 class BrokerUnavailable(Exception):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +212,7 @@ class Settings:
     metrics_port: int
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from `environ` (default `os.environ`), then `overrides` given as parsed values."""
         environ = os.environ if environ is None else environ
         values = {opt.name: opt.parse(environ.get(opt.env, opt.default)) for opt in OPTIONS}

@@ -7,7 +7,7 @@ import contextlib
 import ipaddress
 import time
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def client_key(host: str) -> str:

@@ -143,7 +143,7 @@ class RedisBroker(Broker):
     async def ping(self) -> None:
         try:
             await asyncio.wait_for(self._redis.ping(), 2)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
     async def create_room(self, room: str, ttl: int) -> None:

@@ -152,7 +152,7 @@ class Hub:
                 metrics.joins[exc.code].inc()
             metrics.refused(exc.close_code)
             await _refuse(websocket, room, exc)
-        except (WebSocketDisconnect, asyncio.TimeoutError):
+        except (TimeoutError, WebSocketDisconnect):
             if connection is None or not connection.admitted:
                 metrics.joins["gone"].inc()
             await _close(websocket, 1000)

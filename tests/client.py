@@ -26,11 +26,11 @@ class Peer:
         self.welcome: dict[str, Any] | None = None
 
     @classmethod
-    async def connect(cls, ws: str, room: str) -> "Peer":
+    async def connect(cls, ws: str, room: str) -> Peer:
         return cls(await websockets.connect(f"{ws}/ws/{room}", max_size=None))
 
     @classmethod
-    async def join(cls, ws: str, room: str, token: str, name: str = "Ana") -> "Peer":
+    async def join(cls, ws: str, room: str, token: str, name: str = "Ana") -> Peer:
         peer = await cls.connect(ws, room)
         reply = await peer.request({"type": "join", "token": token, "name": name})
         assert reply["type"] == "welcome", reply

@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -96,7 +96,7 @@ class Server:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         env = {**os.environ, **self.env, "CLOV_PORT": str(self.port)}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -20,7 +20,7 @@ from frontend_py.facetracking import (
     roll,
 )
 from frontend_py.i18n import STRINGS
-from frontend_py.overlays import CATALOGUE, EYE_DISTANCE_UNITS, BY_NAME, placement, quad_matrix, view_box
+from frontend_py.overlays import BY_NAME, CATALOGUE, EYE_DISTANCE_UNITS, placement, quad_matrix, view_box
 from models.decode import Detection
 
 OVERLAYS = Path(__file__).resolve().parent.parent / "frontend_py" / "overlays"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontend_py import layout as layout_module
 from frontend_py.layout import (
     ASPECTS,
     MAX_CLOCK,
@@ -24,7 +25,6 @@ from frontend_py.layout import (
     validate,
     wrap_degrees,
 )
-from frontend_py import layout as layout_module
 from frontend_py.placement import MAX_PERSON_SCALE, default_place, row_places
 from frontend_py.transform import (
     clip_matrix,

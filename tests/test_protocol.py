@@ -10,8 +10,18 @@ from hypothesis import strategies as st
 
 from signaling import protocol
 from signaling.protocol import (
-    Error, Join, Peer, PeerJoined, PeerLeft, ProtocolError, Signal, Welcome,
-    clean_name, encode, parse_client_message, parse_server_message,
+    Error,
+    Join,
+    Peer,
+    PeerJoined,
+    PeerLeft,
+    ProtocolError,
+    Signal,
+    Welcome,
+    clean_name,
+    encode,
+    parse_client_message,
+    parse_server_message,
 )
 
 

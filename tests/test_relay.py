@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 import secrets
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.datastructures import Address

@@ -24,9 +24,9 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -112,7 +112,7 @@ class AppServer(Server):
     def url(self, path: str = "/") -> str:
         return self.http + path
 
-    def restart(self) -> "AppServer":
+    def restart(self) -> AppServer:
         """Stop, then start again on the same port (and log file)."""
         self.stop()
         self.start()

@@ -4,7 +4,7 @@ explained and changes nothing; without a provider, the pattern painter's picture
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest

@@ -8,15 +8,15 @@ import io
 import json
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page
-from websockets.sync.client import connect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from websockets.sync.client import connect
 
 from signaling.invites import Invites
 from tests.conftest import SECRET

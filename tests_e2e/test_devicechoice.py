@@ -7,7 +7,7 @@ and nothing is renegotiated."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright

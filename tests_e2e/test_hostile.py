@@ -14,7 +14,7 @@ import hashlib
 import json
 import struct
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 from playwright.sync_api import Page
 

@@ -5,7 +5,7 @@ background."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import io
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import zxingcpp
 from PIL import Image
@@ -140,7 +141,7 @@ def test_a_booth_on_two_phones(open_page: OpenPage, playwright: Playwright, fake
     start = layer(ana, ana_id)
     box = ana.locator("#stage").bounding_box()
     spread = 0.15 * start["scale"] * box["height"]
-    for step in range(0, 11):
+    for step in range(11):
         angle, factor = math.radians(3 * step), 1 + 0.04 * step
         dx, dy = spread * factor * math.cos(angle), spread * factor * math.sin(angle)
         touch("touchStart" if step == 0 else "touchMove", (centre[0] - dx, centre[1] - dy), (centre[0] + dx, centre[1] + dy))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 import numpy as np
 import onnxruntime

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
