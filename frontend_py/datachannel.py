@@ -291,7 +291,7 @@ def _snapshot(message: dict[str, Any]) -> Snapshot:
 
 def _mute(message: dict[str, Any]) -> Mute:
     if not isinstance(message["muted"], bool):
-        raise ValueError("bad mute")
+        raise TypeError("bad mute")
     return Mute(message["muted"])
 
 
@@ -361,7 +361,7 @@ def _clip(message: dict[str, Any]) -> ClipHeader:
 
 def _recording(message: dict[str, Any]) -> Recording:
     if not isinstance(message["on"], bool):
-        raise ValueError("bad recording flag")
+        raise TypeError("bad recording flag")
     return Recording(message["on"])
 
 

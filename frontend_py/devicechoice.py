@@ -176,7 +176,7 @@ class DeviceChoice:
                 await self.switches[kind](device_id)
             except media.MediaError as error:
                 self._show_error(error.key)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (whatever failed, the person is told and keeps the old device)
                 js.console.error(f"switching {kind}: {exc}")
                 self._show_error("devices.failed")
             else:

@@ -108,7 +108,7 @@ async def _open_database() -> Any:
         opened.add_done_callback(release)
         await asyncio.wait_for(asyncio.shield(opened), OPEN_TIMEOUT_S)
         database = request.result
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (private modes and old browsers fail in many ways; the page goes on)
         _warn("IndexedDB is unavailable, the gallery is kept for this page only", error)
         return None
     # A newer version of CLOV opening the database in another tab waits until we let go.
@@ -266,7 +266,7 @@ class Gallery:
             request = database.transaction(STORE, "readonly").objectStore(STORE).index(BOOTH_INDEX).getAll(self.booth)
             await _event(request, "success")
             loaded = [_entry(record) for record in request.result]
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (a stored record we cannot read must not stop the booth)
             _warn("could not read the gallery", error)
             return
         for entry in loaded:
@@ -549,7 +549,7 @@ class Gallery:
             for entry_id in deletes:
                 store.delete(entry_id)
             await _event(transaction, "complete")
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (the pictures stay on the page when the store refuses them)
             _warn("could not save the gallery", error)
 
     async def _mark_downloaded(self, entries: list[Entry]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from frontend_py.dom import h, js_object, on
 from frontend_py.invitecode import qr_data_uri
@@ -37,5 +38,5 @@ class InvitePanel:
     async def _shared(self, sharing: Any) -> None:
         try:
             await sharing
-        except Exception as exc:  # the person closed the share sheet, or the browser refused
+        except JsException as exc:  # the person closed the share sheet, or the browser refused
             js.console.info(f"share: {exc}")

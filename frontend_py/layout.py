@@ -99,7 +99,7 @@ def wrap_degrees(degrees: float) -> float:
 
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not a number: {value!r:.80}")
+        raise TypeError(f"not a number: {value!r:.80}")
     try:
         number = float(value) + 0.0
     except OverflowError:
@@ -140,7 +140,7 @@ def _true(value: object) -> bool:
 
 def _flag(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"not a boolean: {value!r:.80}")
+        raise TypeError(f"not a boolean: {value!r:.80}")
     return value
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from frontend_py import devices
 from frontend_py.dom import js_object, nullable
@@ -106,7 +107,7 @@ def _facing_modes(device: Any) -> list[str]:
     try:
         modes = nullable(getattr(device.getCapabilities(), "facingMode", None))
         return [str(mode) for mode in modes] if modes is not None else []
-    except Exception:
+    except JsException:
         return []
 
 

@@ -390,7 +390,7 @@ class Pipeline:
             self.runtime = await Runtime.load(self.provider)
             if self.provider.name != "wasm":
                 self.atlas = TensorAtlas(self.gl, self.mask_size)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (no runtime: the privacy notice takes over)
             js.console.error(f"onnxruntime-web: {exc}")
             self.models_failed = [self.segmentation, DETECTOR, LANDMARKS]
             self.privacy.model_unavailable()
@@ -410,7 +410,7 @@ class Pipeline:
             file = model_file(name, self.provider.name)
             try:
                 sessions[name] = await self.runtime.session(file)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (one model failing leaves the others)
                 js.console.error(f"model {file}: {exc}")
                 self.models_failed.append(name)
         self.segmenter = sessions.get(self.segmentation)
@@ -426,7 +426,7 @@ class Pipeline:
         """None where workers or the model fail: the model is then tried on the page's instance."""
         try:
             return await (await Runtime.load(self.provider, in_worker=True)).session(file)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (the page's instance is the fallback)
             js.console.error(f"onnxruntime-web in a worker, {file}: {exc}")
             return None
 
@@ -448,7 +448,7 @@ class Pipeline:
                 async with self._frame_lock:
                     if self.running:
                         await self._process()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (one bad frame must not stop the camera)
                 js.console.error(f"pipeline frame: {exc}")
                 await asyncio.sleep(0.1)
             self._update_notice()
@@ -508,7 +508,7 @@ class Pipeline:
         """The segmentation's output; None when it failed, and this frame goes out without a mask."""
         try:
             return (await segmented)[0]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (the frame goes out masked by the privacy fallback)
             js.console.error(f"segmentation: {exc}")
             self.privacy.frame_failed()
             return None

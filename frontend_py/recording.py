@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
 
 from frontend_py import clipformat, webgl, webm
 from frontend_py.dom import h, js_object, nullable, spawn
@@ -197,7 +197,7 @@ class _ClipAudio:
                 continue
             try:
                 source = self.context.createMediaStreamSource(stream)
-            except Exception as exc:  # one voice missing is better than no clip
+            except JsException as exc:  # one voice missing is better than no clip
                 js.console.warn(f"clip audio: {exc}")
                 continue
             source.connect(self.destination)
@@ -362,7 +362,7 @@ class ClipRecorder:
             elapsed = min(self.elapsed_s, float(clipformat.MAX_SECONDS))
             try:
                 self.on_tick(elapsed)
-            except Exception:  # the room's timer failing must not lift the clip's time limit
+            except Exception:  # noqa: BLE001 (the room's timer failing must not lift the clip's time limit)
                 js.console.error(traceback.format_exc())
             if elapsed >= clipformat.MAX_SECONDS:
                 self.stop()
@@ -435,7 +435,7 @@ async def _seekable(blob: Any, mime: str, measured_ms: float) -> tuple[Any, floa
     data = js.Uint8Array.new(await blob.arrayBuffer()).to_bytes()
     try:
         data = webm.make_seekable(data)
-    except Exception as exc:  # a clip players can't seek in is still better than none
+    except Exception as exc:  # noqa: BLE001 (a clip players can't seek in is still better than none)
         js.console.warn(f"clip left as recorded: {exc}")
         return blob, measured_ms
     return js.Blob.new(to_js([to_js(data)]), js_object({"type": mime})), webm.duration_ms(data) or measured_ms

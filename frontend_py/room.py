@@ -382,7 +382,7 @@ class Room:
         if self.sync is None:
             return
         # A binary chunk belongs to a transfer one of them was announced (by its number).
-        if isinstance(message, bytes) or isinstance(message, CAPTURE_MESSAGES):
+        if isinstance(message, (bytes, *CAPTURE_MESSAGES)):
             self.capture.receive(participant_id, message)
         if isinstance(message, bytes) or not isinstance(message, CAPTURE_MESSAGES):
             self.sync.receive(participant_id, message)

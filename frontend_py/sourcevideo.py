@@ -15,7 +15,7 @@ import asyncio
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import JsException, create_proxy
 
 from frontend_py.dom import h
 from frontend_py.playback import FRAME_WAIT_S, Action, Watchdog
@@ -95,7 +95,7 @@ class SourceVideo:
     async def _play_now(self) -> None:
         try:
             await self.element.play()
-        except Exception as exc:  # interrupted or refused; the watchdog tries again
+        except JsException as exc:  # interrupted or refused; the watchdog tries again
             js.console.warn(f"camera video: play() {exc}")
 
     def close(self) -> None:

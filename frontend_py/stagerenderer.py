@@ -235,7 +235,7 @@ class StageRenderer:
     async def _load_sticker(self, name: str) -> None:
         try:
             texture, (_, _, box_width, box_height) = await webgl.overlay_art(self.gl, name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a sticker that will not load is left out, the stage goes on)
             js.console.warn(f"sticker {name}: {exc}")
             return
         replaced = self.stickers.get(name)

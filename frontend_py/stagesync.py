@@ -108,12 +108,14 @@ class StageSync:
                 self._apply(peer, message.ops)
             if isinstance(message, Snapshot) and not self.stage.synced:
                 self.synced()
-        elif isinstance(message, BackgroundRequest) and message.image in self.images:
-            if (peer, message.image) not in self.sending:
-                spawn(self._send_image(peer, message.image, self.images[message.image]))
-        elif isinstance(message, BackgroundHeader):
-            if message.image not in self.images:
-                self.incoming.announce(peer, message)
+        elif (
+            isinstance(message, BackgroundRequest)
+            and message.image in self.images
+            and (peer, message.image) not in self.sending
+        ):
+            spawn(self._send_image(peer, message.image, self.images[message.image]))
+        elif isinstance(message, BackgroundHeader) and message.image not in self.images:
+            self.incoming.announce(peer, message)
 
     def _apply(self, peer: str, ops: tuple[dict[str, Any], ...]) -> None:
         changed = False
@@ -189,7 +191,7 @@ class StageSync:
             blob = js.Blob.new(to_js([to_js(data)]), js_object({"type": f"image/{info.format}"}))
             options = {"resizeWidth": max(1, round(info.width * scale)), "resizeHeight": max(1, round(info.height * scale)), "resizeQuality": "high"}
             bitmap = await js.createImageBitmap(blob, js_object(options))
-        except Exception as exc:  # refused (ImageRejected), or the browser could not decode it
+        except Exception as exc:  # noqa: BLE001 (refused (ImageRejected), or the browser could not decode it)
             js.console.warn(f"background {image[:16]}: {exc}")
             return
         self.requested.pop(image, None)

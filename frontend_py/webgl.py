@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from frontend_py.dom import h, js_object, nullable
 from frontend_py.overlays import view_box
@@ -112,7 +113,7 @@ class Program:
             location = self.locations.get(name)
             if location is None:
                 location = self.locations[name] = gl.getUniformLocation(self.program, name)
-            if isinstance(value, bool) or isinstance(value, int):
+            if isinstance(value, (bool, int)):
                 gl.uniform1i(location, int(value))
             elif isinstance(value, float):
                 gl.uniform1f(location, value)
@@ -217,7 +218,7 @@ class VideoTexture:
             return True
         try:
             frame = js.VideoFrame.new(video)
-        except Exception as exc:  # no frame presented yet, or a paused video: try the next one
+        except JsException as exc:  # no frame presented yet, or a paused video: try the next one
             js.console.warn(f"video frame: {exc}")
             return False
         try:
@@ -247,10 +248,10 @@ class VideoTexture:
         layout = await frame.copyTo(self.buffer)
         width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
         chroma = ((width + 1) // 2, (height + 1) // 2)
-        for texture, plane, (w, h) in zip(
+        for texture, plane, (plane_width, plane_height) in zip(
             (self.picture, self.plane_u, self.plane_v), layout, ((width, height), chroma, chroma)
         ):
-            self._upload_plane(texture, plane, w, h)
+            self._upload_plane(texture, plane, plane_width, plane_height)
         space = frame.colorSpace
         self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
         self.planar = True

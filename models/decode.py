@@ -83,7 +83,7 @@ def weighted_nms(detections: list[Detection], threshold: float = NMS_IOU) -> lis
         remaining = [d for d in remaining if not (iou(best, d) > threshold or d is best)]
         total = sum(d.score for d in group)
 
-        def mean(get):
+        def mean(get, group=group, total=total):
             return sum(get(d) * d.score for d in group) / total
 
         kept.append(Detection(

@@ -345,7 +345,7 @@ def fix_transpose_conv(model, custom: dict) -> int:
         w = numpy_helper.to_array(inits[w_name])  # OHWI, already dequantized to float32
         b = numpy_helper.to_array(inits[b_name])
         assert list(w.shape) == w_shape, (w.shape, w_shape)
-        out_ch, kh, kw, in_ch = w.shape
+        out_ch, kh, kw, _ = w.shape
         in_h, in_w = x_shape[1], x_shape[2]
         out_h, out_w = facts["output_shape"][1], facts["output_shape"][2]
         pads = []

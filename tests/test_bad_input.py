@@ -104,7 +104,7 @@ async def test_an_undeliverable_signal_is_refused_and_its_target_keeps_working(s
     ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
     eve = await Peer.join(server.ws, room["room"], room["token"], "Eve")
     await ana.receive_until("peer-joined")
-    await eve.send('{"type": "signal", "to": "%s", "data": %s}' % (ana.id, data))
+    await eve.send(f'{{"type": "signal", "to": "{ana.id}", "data": {data}}}')
     assert (await eve.receive_until("error"))["code"] == "bad_message"
     assert await eve.closed_with() == 4400
     assert await ana.receive_until("peer-left") == {"type": "peer-left", "peer": eve.id}
@@ -195,7 +195,7 @@ async def test_flood_is_rate_limited(server, bystanders) -> None:  # type: ignor
     await assert_still_serving(bystanders)
 
 
-async def test_room_creation_is_limited_per_address(start_server) -> None:
+def test_room_creation_is_limited_per_address(start_server) -> None:
     server = start_server(CLOV_ROOM_CREATE_BURST="3", CLOV_ROOM_CREATE_RATE="0.1")
     statuses = [httpx.post(server.http + "/api/rooms").status_code for _ in range(5)]
     assert statuses == [201, 201, 201, 429, 429]

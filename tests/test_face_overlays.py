@@ -105,7 +105,7 @@ def test_every_overlay_has_art_a_view_box_and_a_name_in_each_language() -> None:
     assert len(CATALOGUE) >= 8
     for overlay in CATALOGUE:
         svg = (OVERLAYS / f"{overlay.name}.svg").read_text()
-        x, y, width, height = view_box(svg)
+        _, _, width, height = view_box(svg)
         assert width > 0 and height > 0
         assert not re.search(r"<script|href\s*=\s*\"(?!#)|<image", svg), overlay.name
         for language in STRINGS:

@@ -610,7 +610,7 @@ def test_row_places_stand_side_by_side_on_the_floor() -> None:
             places = row_places(people, 4 / 3, stage_aspect)
             assert len(places) == people
             boxes = [(p["x"] * stage_aspect - p["scale"] * 2 / 3, p["x"] * stage_aspect + p["scale"] * 2 / 3) for p in places]
-            for (_, right), (left, _) in zip(boxes, boxes[1:]):
+            for (_, right), (left, _) in itertools.pairwise(boxes):
                 assert right <= left
             assert all(p["y"] + p["scale"] / 2 <= 1 for p in places)
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scr
 def run(scenario: str) -> dict | None:  # type: ignore[type-arg]
     result = subprocess.run(
         [str(NODE), str(ROOT / "tests" / "loading_harness.mjs"), str(ROOT / "frontend_py" / "loading.js"), scenario],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, check=False,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["line"]

@@ -147,8 +147,8 @@ def test_landmarks_lie_on_the_face(astronaut):
     (f,) = detect_faces(astronaut)
     cx, cy = (f.xmin + f.xmax) / 2, (f.ymin + f.ymax) / 2
     half = max(f.xmax - f.xmin, f.ymax - f.ymin) * 1.5 / 2  # crop = box x1.5, square
-    x0, y0 = int(round(cx - half)), int(round(cy - half))
-    side = int(round(2 * half))
+    x0, y0 = round(cx - half), round(cy - half)
+    side = round(2 * half)
     crop = Image.fromarray(astronaut).crop((x0, y0, x0 + side, y0 + side)).resize((192, 192),
                                                                                  Image.BILINEAR)
     landmarks, presence = run("face_landmark", np.asarray(crop) / 255.0)

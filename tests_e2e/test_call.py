@@ -200,7 +200,7 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
         shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
         assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
     for page, peer in ((ana, bo_id), (bo, ana_id)):
-        heard = poll(lambda: (t := tone(page, peer))["level"] > -90 and t, timeout=15)
+        heard = poll(lambda page=page, peer=peer: (t := tone(page, peer))["level"] > -90 and t, timeout=15)
         assert heard and abs(heard["peak"] - TONE_HZ) < 25, heard
     for page in (ana, bo):
         assert page_log(page).page_errors == []
@@ -209,7 +209,7 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
 def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     ana, link = create_booth(open_page, "Ana")
     bo = join(open_page, link, "Bo")
-    ana_id, bo_id = own_id(ana), own_id(bo)
+    ana_id = own_id(ana)
     wait_connected(bo, ana_id)
     loud = poll(lambda: (t := tone(bo, ana_id))["level"] > -90 and t, timeout=15)
     assert loud, "no tone before muting"

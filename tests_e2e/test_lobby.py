@@ -88,9 +88,11 @@ def test_leaving_and_coming_back(open_page: OpenPage) -> None:
     [
         ("delete window.RTCPeerConnection", "does not support WebRTC"),
         (
-            "const get = HTMLCanvasElement.prototype.getContext;"
-            "HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {"
-            "  return kind === 'webgl2' ? null : get.call(this, kind, ...rest); }",
+            (
+                "const get = HTMLCanvasElement.prototype.getContext;"
+                "HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {"
+                "  return kind === 'webgl2' ? null : get.call(this, kind, ...rest); }"
+            ),
             "does not support WebGL2",
         ),
     ],

@@ -348,7 +348,7 @@ def test_webgpu_gives_the_same_mask_as_wasm(open_page: OpenPage, webgpu_browser)
         report = page.evaluate(DIAGNOSTICS)
         assert report["provider_name"] == provider, report["provider"]
         assert page.get_attribute("#diagnostics", "data-provider") == provider
-        assert poll(lambda: own_mask(page).mean() < 0.9, timeout=60), f"{provider}: no cut-out"
+        assert poll(lambda page=page: own_mask(page).mean() < 0.9, timeout=60), f"{provider}: no cut-out"
         masks[provider] = own_mask(page)
         page.context.close()
     agreement = iou(masks["webgpu"], masks["wasm"])

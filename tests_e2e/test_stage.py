@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import math
 import zlib
@@ -125,7 +126,7 @@ def test_one_drags_and_rotates_another_and_everyone_sees_it(trio, fake_media: Fa
     picture = fake_media.reference.astype(float)
     # People stand side by side, not overlapping.
     boxes = sorted((item["corners"][0][0], item["corners"][1][0]) for item in state(ana)["layers"])
-    assert all(left[1] <= right[0] + 1 for left, right in zip(boxes, boxes[1:]))
+    assert all(left[1] <= right[0] + 1 for left, right in itertools.pairwise(boxes))
 
     start = layer(ana, bo_id)
     width, height = size(ana)
@@ -232,7 +233,7 @@ def drop(page: Page, data: bytes, name: str, mime: str = "") -> None:
 
 def test_dropped_background_reaches_everyone_and_a_late_joiner(trio, open_page: OpenPage) -> None:  # type: ignore[no-untyped-def]
     pages, ids, link = trio
-    ana, bo, cy = pages
+    ana, bo, _ = pages
     # Left half red, right half blue, with noise so the JPEG is not tiny: 1600x1200.
     rng = np.random.default_rng(1)
     art = np.zeros((1200, 1600, 3), np.uint8)
