@@ -20,6 +20,7 @@ from pyodide.ffi import to_js
 
 from frontend_py.dom import h, js_object, on, spawn
 from frontend_py.ui import set_text, t, text
+from frontend_py.urls import here
 
 STYLES = ("photo", "watercolour", "illustration", "3d", "pixel-art", "minimal")
 CANDIDATES = 3
@@ -129,7 +130,7 @@ class AIBackground:
         self.abort = js.AbortController.new()
         try:
             response = await js.fetch(
-                f"/api/rooms/{self.room}/{path}",
+                here().api(f"rooms/{self.room}/{path}"),
                 js_object({
                     "method": "POST",
                     "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},

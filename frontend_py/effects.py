@@ -10,6 +10,7 @@ from frontend_py.dom import h, on
 from frontend_py.overlays import CATALOGUE
 from frontend_py.pipeline import Pipeline
 from frontend_py.ui import t, text
+from frontend_py.urls import here
 
 OVERLAY_KEY = "clov.overlay"
 REMOVE_BACKGROUND_KEY = "clov.removeBackground"
@@ -34,7 +35,7 @@ def effects_bar(pipeline: Pipeline) -> Any:
     chosen = pipeline.overlay.name if pipeline.overlay else ""
     for name in ("", *[overlay.name for overlay in CATALOGUE]):
         key = f"overlay.{name or 'none'}"
-        art = h("img", {"src": f"/frontend_py/overlays/{name}.svg", "alt": ""}) if name else h("span", {"class": "overlay-none"}, "∅")
+        art = h("img", {"src": here().app(f"frontend_py/overlays/{name}.svg"), "alt": ""}) if name else h("span", {"class": "overlay-none"}, "∅")
         button = h(
             "button",
             {

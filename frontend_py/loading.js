@@ -63,11 +63,12 @@ function progressed() {
 }
 progressed();
 
+// Anywhere in the path: a page written by `clov build` may sit in a folder of its static host.
 const OURS = ["/assets/", "/frontend_py/", "/models/", "/signaling/"];
 const ours = (url) => {
   try {
     const parsed = new URL(url, location.href);
-    return parsed.origin === location.origin && OURS.some((prefix) => parsed.pathname.startsWith(prefix));
+    return parsed.origin === location.origin && OURS.some((prefix) => parsed.pathname.includes(prefix));
   } catch {
     return false;
   }

@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from frontend_py import media
 from frontend_py.dom import h, js_object, mark, on, stored
 from frontend_py.entering import Progress, enter_with_feedback, status_line
 from frontend_py.i18n import error_key
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
+from frontend_py.urls import here
 from signaling.protocol import ProtocolError, clean_name
 
 NAME_KEY = "clov.name"
@@ -156,9 +158,9 @@ async def show_lobby(enter: Enter) -> None:
         create.disabled = True
         set_text(create, "creating")
         try:
-            response = await js.fetch("/api/rooms", js_object({"method": "POST"}))
+            response = await js.fetch(here().api("rooms"), js_object({"method": "POST"}))
             body = (await response.json()).to_py()
-        except Exception:
+        except JsException:  # offline, or an answer that is not JSON (a proxy's error page)
             body, response = {"error": "unavailable"}, None
         if response is None or response.status != 201:
             create.disabled = False
@@ -167,9 +169,9 @@ async def show_lobby(enter: Enter) -> None:
             set_text(problem, error_key(body.get("error", "unavailable")))
             return
         room, token = body["room"], body["token"]
-        link = f"{js.location.origin}/r/{room}#{token}"
+        link = here().invite(room, token)
         # Reloading this page now rejoins the booth instead of creating another.
-        js.history.replaceState(None, "", f"/r/{room}{js.location.search}#{token}")
+        js.history.replaceState(None, "", here().invite(room, token, str(js.location.search)))
         link_field = h("input", {"id": "invite-link", "type": "text", "readOnly": True, "value": link})
         enter_button = text("button", "enter", {"id": "enter", "class": "button primary", "type": "button"})
         status = status_line()
@@ -203,11 +205,11 @@ async def show_invitation(room: str, token: str, enter: Enter) -> None:
     """The screen behind an invite link: who's inside, name, camera check, Join."""
     try:
         response = await js.fetch(
-            f"/api/rooms/{room}",
+            here().api(f"rooms/{room}"),
             js_object({"headers": {"Authorization": f"Bearer {token}"}}),
         )
         body = (await response.json()).to_py()
-    except Exception:
+    except JsException:  # offline, or an answer that is not JSON (a proxy's error page)
         return show_error("error.unavailable")
     if response.status != 200:
         return show_error(error_key(body.get("error", "unavailable")))

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from frontend_py import datachannel, media
+from frontend_py import datachannel, iceconfig, media
 from frontend_py.bandwidth import video_encoding
 from frontend_py.dom import spawn
 from frontend_py.rtcpeerconnection import PeerLink
-from signaling.protocol import PeerJoined, PeerLeft, ServerMessage, Signal, Welcome
+from signaling.protocol import IceServers, PeerJoined, PeerLeft, ServerMessage, Signal, Welcome
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Mesh:
         self.on_message = on_message
         self.on_channel_open = on_channel_open
         self.own_id = ""
-        self.ice_servers: list[dict[str, Any]] = []
+        self.configuration: dict[str, Any] = {}  # RTCConfiguration, from the latest welcome
         self.participants: dict[str, Participant] = {}
         self.links: dict[str, PeerLink] = {}
         self.muted = False
@@ -56,12 +56,18 @@ class Mesh:
 
     def handle(self, message: ServerMessage) -> None:
         if isinstance(message, Welcome):
-            self.own_id, self.ice_servers = message.peer, message.ice_servers
+            self.own_id = message.peer
+            self.configuration = iceconfig.rtc_configuration(message)
             present = {peer.id for peer in message.peers}
             for gone in [pid for pid in self.participants if pid not in present]:
                 self._remove(gone)
+            # A rejoin's fresh TURN credentials, for the links kept across it (iceconfig.py).
+            iceconfig.renew(self.links.values(), self.configuration)
             for peer in message.peers:
                 self._add(peer.id, peer.name)
+        elif isinstance(message, IceServers):
+            self.configuration = iceconfig.with_servers(self.configuration, message)
+            iceconfig.renew(self.links.values(), self.configuration)
         elif isinstance(message, PeerJoined):
             self._add(message.peer.id, message.peer.name)
         elif isinstance(message, PeerLeft):
@@ -154,7 +160,7 @@ class Mesh:
             self.on_change(participant.id, participant)
 
         return PeerLink(
-            self.own_id, participant.id, self.ice_servers, self.local_stream,
+            self.own_id, participant.id, self.configuration, self.local_stream,
             self.send_signal, on_track, on_data, on_state,
         )
 

@@ -13,9 +13,10 @@ import js
 from pyodide.ffi import to_js
 
 from frontend_py.dom import js_object, nullable
+from frontend_py.urls import here
 
-ASSETS = "/assets/onnxruntime/"
-MODELS = "/models/"
+ASSETS = "assets/onnxruntime/"  # in the app's folder (frontend_py/urls.py)
+MODELS = "models/"
 MAX_THREADS = 4
 # Dynamic import() is syntax, not a function the bridge can call; this wraps it once.
 _import_module = js.Function.new("url", "return import(url)")
@@ -78,8 +79,8 @@ class Runtime:
     @classmethod
     async def load(cls, provider: Provider, in_worker: bool = False) -> Runtime:
         entry = "ort.webgpu.min.mjs" if provider.name == "webgpu" else "ort.wasm.min.mjs"
-        ort = await _import_module(ASSETS + entry + ("?instance=worker" if in_worker else ""))
-        ort.env.wasm.wasmPaths = ASSETS
+        ort = await _import_module(here().app(ASSETS + entry) + ("?instance=worker" if in_worker else ""))
+        ort.env.wasm.wasmPaths = here().app(ASSETS)
         ort.env.wasm.numThreads = provider.split()[1 if in_worker else 0]
         ort.env.wasm.proxy = in_worker
         if provider.adapter is not None:
@@ -88,7 +89,7 @@ class Runtime:
 
     async def session(self, model: str) -> Session:
         options = {"executionProviders": [self.provider.name], "graphOptimizationLevel": "all"}
-        session = await self.ort.InferenceSession.create(f"{MODELS}{model}.onnx", js_object(options))
+        session = await self.ort.InferenceSession.create(here().app(f"{MODELS}{model}.onnx"), js_object(options))
         return Session(self.ort, session, in_worker=self.in_worker)
 
 

@@ -42,6 +42,7 @@ from frontend_py.sourcevideo import CameraStalled
 from frontend_py.stage import Stage
 from frontend_py.stagesync import StageSync
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
+from frontend_py.urls import here
 from frontend_py.webgl import WebGLUnavailable
 from signaling.protocol import ServerMessage, Welcome
 
@@ -109,7 +110,7 @@ def sticker_tray(stage: Stage) -> Any:
         button = h(
             "button",
             {"class": "sticker-choice", "type": "button", "data-sticker": overlay.name, "title": t(f"overlay.{overlay.name}"), "aria-label": t(f"overlay.{overlay.name}")},
-            h("img", {"src": f"/frontend_py/overlays/{overlay.name}.svg", "alt": ""}),
+            h("img", {"src": here().app(f"frontend_py/overlays/{overlay.name}.svg"), "alt": ""}),
         )
         on(button, "click", lambda _, name=overlay.name: stage.add_sticker(name))
         tray.append(button)
@@ -269,7 +270,7 @@ class Room:
         leave = h("button", {"id": "leave", "class": "button danger", "type": "button"}, icon("leave"), text("span", "leave"))
         on(self.mute_button, "click", self._toggle_mute)
         on(leave, "click", self._leave)
-        link = f"{js.location.origin}/r/{self.room}#{self.token}"
+        link = here().invite(self.room, self.token)
         sheets = self.sheets
         effects = effects_bar(self.pipeline) if self.pipeline is not None else None
         if self.pipeline is not None:
@@ -454,7 +455,7 @@ class Room:
             return
         self._abandon()
         media.stop(self.stream)
-        js.location.assign("/")
+        js.location.assign(here().root)
 
 
 async def enter_room(room: str, token: str, name: str, stream: Any, progress: Progress) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from frontend_py.dom import js_object, nullable, on, spawn
 from frontend_py.negotiation import Negotiator, is_polite
@@ -59,14 +60,15 @@ class _Adapter:
 
 
 class PeerLink:
-    """The connection to `peer_id`. Callbacks: on_track(stream), on_data(dict, or bytes for a
-    binary message), on_state(str)."""
+    """The connection to `peer_id`, made with `configuration` (an RTCConfiguration,
+    iceconfig.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
+    on_state(str)."""
 
     def __init__(
         self,
         own_id: str,
         peer_id: str,
-        ice_servers: list[dict[str, Any]],
+        configuration: dict[str, Any],
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
         on_track: Callable[[Any], None],
@@ -78,7 +80,7 @@ class PeerLink:
         self.on_track = on_track
         self.on_data = on_data
         self.on_state = on_state
-        self.pc = js.RTCPeerConnection.new(js_object({"iceServers": ice_servers}))
+        self.pc = js.RTCPeerConnection.new(js_object(configuration))
         self.negotiator = Negotiator(
             is_polite(own_id, peer_id), _Adapter(self.pc), lambda data: send_signal(peer_id, data)
         )
@@ -106,6 +108,16 @@ class PeerLink:
     def state(self) -> str:
         return str(self.pc.connectionState)
 
+    def set_configuration(self, configuration: dict[str, Any]) -> None:
+        """New ICE servers and policy, used from the next ICE gathering (a restart) on."""
+        if self.pc.signalingState == "closed":
+            return
+        try:
+            self.pc.setConfiguration(js_object(configuration))
+        except JsException as exc:
+            # The connection keeps its servers; only a later restart through TURN may fail.
+            js.console.warn(f"new ICE servers for {self.peer_id} not applied: {exc}")
+
     def send(self, message: dict[str, Any]) -> bool:
         if self.channel.readyState != "open":
             return False
@@ -129,7 +141,7 @@ class PeerLink:
                 continue
             try:
                 await sender.replaceTrack(track)
-            except Exception as exc:
+            except JsException as exc:
                 js.console.warn(f"{kind} track to {self.peer_id} not replaced: {exc}")
                 return False
             return True
@@ -164,7 +176,7 @@ class PeerLink:
             data = await self._inbox.get()
             try:
                 await self.negotiator.receive(data)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (one signal a peer got wrong must not end this link's signals)
                 # A candidate racing a renegotiation is expected to miss; a description is not.
                 report = js.console.error if "description" in data else js.console.warn
                 report(f"signal from {self.peer_id} not applied: {exc}")

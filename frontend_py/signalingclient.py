@@ -17,6 +17,7 @@ import js
 from frontend_py.dom import nullable, on, spawn
 from frontend_py.layout import REJOIN_WINDOW_S
 from frontend_py.reconnect import Backoff, should_reconnect
+from frontend_py.urls import here
 from signaling import protocol
 from signaling.protocol import Error, Join, ProtocolError, ServerMessage, Signal, Welcome
 
@@ -60,8 +61,7 @@ class SignalingClient:
 
     @property
     def url(self) -> str:
-        scheme = "wss" if js.location.protocol == "https:" else "ws"
-        return f"{scheme}://{js.location.host}/ws/{self.room}"
+        return here().socket(self.room)
 
     async def join(self) -> Welcome:
         """Join once; raises `JoinRefused`. Afterwards the socket reconnects by itself.

@@ -15,6 +15,7 @@ import js
 
 from frontend_py.dom import by_id, h, on, replace_children, stored
 from frontend_py.i18n import LANGUAGES, Translator, pick_language
+from frontend_py.urls import here
 
 LANGUAGE_KEY = "clov.language"
 
@@ -57,7 +58,7 @@ def header() -> Any:
     return h(
         "header",
         {"class": "topbar"},
-        h("a", {"class": "brand", "href": "/"}, h("span", {"class": "brand-mark", "aria-hidden": "true"}), "CLOV"),
+        h("a", {"class": "brand", "href": here().root}, h("span", {"class": "brand-mark", "aria-hidden": "true"}), "CLOV"),
         picker,
     )
 
@@ -77,7 +78,7 @@ def show_error(code_key: str) -> None:
             {"class": "card narrow", "role": "alert"},
             text("h1", "error.title"),
             text("p", code_key, {"id": "error-message", "class": "error-text"}),
-            text("a", "back", {"id": "back-to-lobby", "class": "button primary", "href": "/"}),
+            text("a", "back", {"id": "back-to-lobby", "class": "button primary", "href": here().root}),
         ),
     )
 

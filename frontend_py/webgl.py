@@ -15,6 +15,7 @@ from pyodide.ffi import JsException
 
 from frontend_py.dom import h, js_object, nullable
 from frontend_py.overlays import view_box
+from frontend_py.urls import here
 from frontend_py.videocolorspace import yuv_to_rgb
 
 # A triangle strip over the whole viewport; `uv` runs 0..1 with v = 0 at the top row.
@@ -379,7 +380,7 @@ def bind_canvas(gl: Any, width: int, height: int) -> None:
 
 async def overlay_art(gl: Any, name: str) -> tuple[Texture, tuple[float, float, float, float]]:
     """An overlay's SVG as a premultiplied texture, with its viewBox (its extent in face units)."""
-    url = f"/frontend_py/overlays/{name}.svg"
+    url = here().app(f"frontend_py/overlays/{name}.svg")
     box = view_box(await (await js.fetch(url)).text())
     image = h("img")
     image.src = url

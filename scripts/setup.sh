@@ -13,6 +13,10 @@ if [ -n "$extras" ]; then
   # Korean glyphs for the browser tests' screenshots (people's own machines have their fonts).
   [ -e /usr/share/fonts/truetype/nanum ] || need_apt+=(fonts-nanum)
   command -v ip >/dev/null || need_apt+=(iproute2)
+  # The TURN relay the browser tests connect through, and certutil, which trusts the dev
+  # certificate in a test browser's NSS database as an administrator would.
+  command -v turnserver >/dev/null || need_apt+=(coturn)
+  command -v certutil >/dev/null || need_apt+=(libnss3-tools)
 fi
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
@@ -22,6 +26,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [[ " ${need_apt[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    # Debian starts coturn as a system service on install, on every interface with its sample
+    # configuration; the tests start their own on loopback, so this one is stopped and disabled.
+    $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -21,6 +21,7 @@ from signaling.imageproviders import ImageService
 from signaling.invites import Invites
 from signaling.memorybroker import MemoryBroker
 from signaling.metrics import Metrics, serving
+from signaling.origins import SocketOrigins, cors
 from signaling.ratelimit import KeyedLimiter
 from signaling.redisbroker import RedisBroker
 from signaling.relay import Hub
@@ -32,7 +33,7 @@ log = logging.getLogger("clov")
 
 def make_broker(settings: Settings) -> Broker:
     if settings.redis_url:
-        return RedisBroker(settings.redis_url, member_ttl=settings.member_ttl)
+        return RedisBroker(settings.redis_url, member_ttl=settings.member_ttl, cluster=settings.redis_cluster)
     return MemoryBroker()
 
 
@@ -78,7 +79,11 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws/{room}", hub.serve),
         *(static_routes(Path(settings.static_root)) if settings.static_root else []),
     ]
-    middleware = [Middleware(SecurityHeaders, strict_transport=settings.tls)]
+    middleware = [
+        Middleware(SecurityHeaders, strict_transport=settings.tls),
+        Middleware(SocketOrigins, allowed=settings.allowed_origins, metrics=metrics),
+        *cors(settings.allowed_origins),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.metrics = metrics
     return app

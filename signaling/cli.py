@@ -1,4 +1,5 @@
-"""`clov serve`: run the signaling server and the app. Every flag has a CLOV_* variable."""
+"""`clov serve`: run the signaling server and the app. Every flag has a CLOV_* variable.
+`clov build`: write the client into a folder for a static host (signaling/statichost.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import uvicorn
 
 from signaling import logs
 from signaling.app import create_app
+from signaling.clientbuild import missing_client_files, missing_files_message
 from signaling.config import OPTIONS, PROJECT_ROOT, Settings
 from signaling.devcert import ensure_dev_cert
-from signaling.static import missing_client_files, missing_files_message
+from signaling.origins import parse_origin
+from signaling.statichost import BuildError, build
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,11 +38,42 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=opt.env,
             help=f"{opt.help} (env {opt.env}, default {opt.default!r})",
         )
+    static = commands.add_parser(
+        "build",
+        help="write the client into a folder for a static host",
+        description="Write the whole client (index.html, its code, the runtime, the models) into DIR, "
+        "for a static host, talking to the signaling server at --signaling. Run that server with "
+        "CLOV_ALLOWED_ORIGINS set to the static host's origin.",
+    )
+    static.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder, or an earlier build")
+    static.add_argument(
+        "--signaling", required=True, metavar="ORIGIN",
+        help="the signaling server's origin, e.g. https://signal.example.org (no path)",
+    )
     return parser
+
+
+def build_static(args: argparse.Namespace) -> int:
+    try:
+        signaling = parse_origin(args.signaling, "--signaling")
+    except ValueError as exc:
+        print(f"clov: {exc}", file=sys.stderr)
+        return 2
+    try:
+        written = build(args.dir, signaling)
+    except BuildError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    size = sum(path.stat().st_size for path in written)
+    print(f"clov: wrote the client ({len(written)} files, {size / 1e6:.1f} MB) to {args.dir}, for {signaling}; "
+          f"run that server with CLOV_ALLOWED_ORIGINS set to the static host's origin", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "build":
+        return build_static(args)
     flags = {opt.env: getattr(args, opt.name) for opt in OPTIONS if getattr(args, opt.name) is not None}
     try:
         settings = Settings.from_env({**os.environ, **flags})

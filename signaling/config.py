@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from signaling.clientbuild import CLIENT_ROOT
+from signaling.origins import parse_origin
+from signaling.protocol import ICE_TRANSPORT_POLICIES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +53,10 @@ def _path_prefix(text: str) -> str:
     return "/" + prefix if prefix else ""
 
 
+def _origins(text: str) -> tuple[str, ...]:
+    return tuple(parse_origin(item, "allowed origin") for item in _list(text))
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -64,6 +72,13 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def _ice_transport_policy(text: str) -> str:
+    policy = text.strip().lower()
+    if policy not in ICE_TRANSPORT_POLICIES:
+        raise ValueError(f"ICE transport policy {text!r} is not one of: {', '.join(ICE_TRANSPORT_POLICIES)}")
+    return policy
 
 
 # Invites signed on one instance must open on every other: a random secret each would not.
@@ -96,7 +111,13 @@ OPTIONS: tuple[Option, ...] = (
         "(comma-separated addresses or networks; '*': any; empty: none)",
         _proxies,
     ),
-    Option("redis_url", "", "Redis URL (redis://host:port/db); empty: in-memory broker, one process"),
+    Option("redis_url", "", "Redis 7+ URL (redis://host:port/db); empty: in-memory broker, one process"),
+    Option(
+        "redis_cluster",
+        "false",
+        "CLOV_REDIS_URL names one node of a Redis Cluster (7+): rooms and their relay spread over its shards",
+        _bool,
+    ),
     Option(
         "secret",
         "",
@@ -110,7 +131,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("stun_urls", "", "comma-separated STUN URLs given to clients (stun:host:port)", _list),
     Option("turn_urls", "", "comma-separated TURN URLs given to clients (turn:host:port?transport=udp)", _list),
     Option("turn_secret", "", "coturn use-auth-secret shared secret; with it, each peer gets ephemeral credentials"),
-    Option("turn_ttl", "86400", "seconds ephemeral TURN credentials stay valid", int),
+    # Every participant's browser holds the credentials, and anyone with the link is a
+    # participant: they work as a free relay for whoever copies them until they expire. Hours
+    # cover a booth session, a rejoin brings fresh ones, and coturn checks them only when a
+    # relay is allocated, so a call that outlasts them goes on.
+    Option(
+        "turn_ttl", "14400", "seconds ephemeral TURN credentials stay valid (refreshed on every rejoin)",
+        _positive(int),
+    ),
+    Option(
+        "ice_transport_policy",
+        "all",
+        "'all': peers connect directly when they can; 'relay': only through TURN (needs "
+        "--turn-urls), so no participant learns another's IP address",
+        _ice_transport_policy,
+    ),
     Option("message_rate", "50", "signaling messages per second allowed per connection (sustained)", float),
     Option("message_burst", "200", "signaling messages a connection may send in one burst", int),
     Option("room_create_rate", "0.5", "rooms per second one client address may create (sustained)", float),
@@ -156,9 +191,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "static_root",
-        str(PROJECT_ROOT),
+        str(CLIENT_ROOT),
         "folder holding index.html, frontend_py/, assets/ and models/, checked at start; "
         "empty: serve no client (the API and signaling only, for a client hosted elsewhere)",
+    ),
+    Option(
+        "allowed_origins",
+        "",
+        "origins of pages hosted elsewhere (clov build) that may use the API (CORS) and open "
+        "signaling sockets: comma-separated scheme://host[:port]; the server's own pages need "
+        "none, and browser sockets from other origins are refused",
+        _origins,
     ),
     Option("log_level", "info", "log level: debug, info, warning, error"),
     Option(
@@ -176,6 +219,7 @@ class Settings:
     port: int
     trusted_proxies: tuple[str, ...]
     redis_url: str
+    redis_cluster: bool
     secret: str
     invite_ttl: int
     tls_cert: str
@@ -185,6 +229,7 @@ class Settings:
     turn_urls: tuple[str, ...]
     turn_secret: str
     turn_ttl: int
+    ice_transport_policy: str
     message_rate: float
     message_burst: int
     room_create_rate: float
@@ -208,6 +253,7 @@ class Settings:
     suggestions_in_flight: int
     picture_workers: int
     static_root: str
+    allowed_origins: tuple[str, ...]
     log_level: str
     metrics_port: int
 
@@ -222,6 +268,13 @@ class Settings:
     def __post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
+        if self.ice_transport_policy == "relay" and not self.turn_urls:
+            raise ValueError(
+                "CLOV_ICE_TRANSPORT_POLICY=relay (--ice-transport-policy) needs a TURN server in "
+                "CLOV_TURN_URLS (--turn-urls): without one, no two browsers could connect"
+            )
+        if self.redis_cluster and not self.redis_url:
+            raise ValueError("--redis-cluster needs --redis-url: the address of one node of the cluster")
         if self.redis_url and len(self.secret.encode()) < MIN_SHARED_SECRET_BYTES:
             raise ValueError(
                 f"with CLOV_REDIS_URL, set CLOV_SECRET (--secret) to at least {MIN_SHARED_SECRET_BYTES} "

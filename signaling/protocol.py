@@ -8,14 +8,18 @@ and nothing else; the server turns it into an `error` message and a close code.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 CAPACITY = 6
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 32
+# RTCPeerConnection's iceTransportPolicy: "relay" uses TURN candidates only, so no peer ever
+# learns another's IP address.
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 
 INVALID_TOKEN = "invalid_token"
 NO_ROOM = "no_room"
@@ -32,6 +36,7 @@ CLOSE_CODES: dict[str, int] = {
 }
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # Bidi embeddings, overrides and isolates can make a name render as someone else's text.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -88,13 +93,23 @@ class Signal:
 
 @dataclass(frozen=True)
 class Welcome:
-    """`resume` proves ownership of `peer` when the socket rejoins after a drop."""
+    """`resume` proves ownership of `peer` when the socket rejoins after a drop;
+    `ice_servers` and `ice_transport_policy` configure every RTCPeerConnection."""
 
     peer: str
     peers: list[Peer]
     ice_servers: list[dict[str, Any]]
     resume: str = ""
+    ice_transport_policy: str = "all"
     type: str = field(default="welcome", init=False)
+
+
+@dataclass(frozen=True)
+class IceServers:
+    """Fresh TURN credentials for a member whose welcome's are getting old."""
+
+    ice_servers: list[dict[str, Any]]
+    type: str = field(default="ice-servers", init=False)
 
 
 @dataclass(frozen=True)
@@ -116,9 +131,9 @@ class PeerLeft:
     type: str = field(default="peer-left", init=False)
 
 
-ClientMessage = Union[Join, Signal]
-ServerMessage = Union[Welcome, Error, Signal, PeerJoined, PeerLeft]
-Message = Union[ClientMessage, ServerMessage]
+ClientMessage = Join | Signal
+ServerMessage = Welcome | IceServers | Error | Signal | PeerJoined | PeerLeft
+Message = ClientMessage | ServerMessage
 
 
 def is_valid_id(value: object) -> bool:
@@ -181,12 +196,22 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
     kind = obj.get("type")
     if kind == "welcome":
         peer, peers, ice = obj.get("peer"), obj.get("peers"), obj.get("ice_servers")
-        resume = obj.get("resume", "")
+        resume, policy = obj.get("resume", ""), obj.get("ice_transport_policy", "all")
         if not is_valid_id(peer) or not isinstance(peers, list) or not isinstance(ice, list):
             raise ProtocolError(BAD_MESSAGE, "malformed welcome")
         if not all(isinstance(server, dict) for server in ice) or not isinstance(resume, str):
             raise ProtocolError(BAD_MESSAGE, "malformed welcome")
-        return Welcome(peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice, resume=resume)
+        if policy not in ICE_TRANSPORT_POLICIES:
+            raise ProtocolError(BAD_MESSAGE, "welcome has an unknown ice_transport_policy")
+        return Welcome(
+            peer=peer, peers=[_peer(p) for p in peers], ice_servers=ice, resume=resume,
+            ice_transport_policy=policy,
+        )
+    if kind == "ice-servers":
+        ice = obj.get("ice_servers")
+        if not isinstance(ice, list) or not all(isinstance(server, dict) for server in ice):
+            raise ProtocolError(BAD_MESSAGE, "malformed ice-servers")
+        return IceServers(ice_servers=ice)
     if kind == "error":
         code, message = obj.get("code"), obj.get("message")
         if not isinstance(code, str) or code not in CLOSE_CODES or not isinstance(message, str):
@@ -212,23 +237,37 @@ def _load(raw: str | bytes) -> dict[str, Any]:
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(BAD_MESSAGE, f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        obj = json.loads(raw, parse_constant=_reject_constant)
+        obj = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _OutOfRange as exc:
+        raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_MESSAGE, "message must be a JSON object")
-    _check_sendable(obj)
+    # Text off a socket is valid UTF-8, so only a \uD800-\uDFFF escape can make a lone
+    # surrogate; the search spares the relay's hot path a second encoding of every message.
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
+        _check_sendable(obj)
     return obj
 
 
 def _check_sendable(obj: dict[str, Any]) -> None:
     """Refuse what parses but cannot be sent on: what is accepted is relayed as it is."""
     try:
-        json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError as exc:  # a \ud800 escape: a lone surrogate has no UTF-8 form
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
         raise ProtocolError(BAD_MESSAGE, "message holds a lone UTF-16 surrogate") from exc
-    except ValueError as exc:  # 1e400 parses to infinity, which has no JSON form
-        raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses to infinity, which has no JSON form
+        raise _OutOfRange(text)
+    return value
 
 
 def _reject_constant(name: str) -> None:
@@ -269,7 +308,10 @@ def _to_json(message: Message) -> dict[str, Any]:
             "peers": [p.to_json() for p in message.peers],
             "ice_servers": message.ice_servers,
             "resume": message.resume,
+            "ice_transport_policy": message.ice_transport_policy,
         }
+    if isinstance(message, IceServers):
+        return {"type": "ice-servers", "ice_servers": message.ice_servers}
     if isinstance(message, Error):
         return {"type": "error", "code": message.code, "message": message.message}
     if isinstance(message, PeerJoined):

@@ -1,25 +1,43 @@
-"""The Redis broker: any number of server processes on one Redis.
+"""The Redis broker: any number of server processes on one Redis or on a Redis Cluster.
 
-Keys (all prefixed `clov:`):
-- `room:{room}`: exists while the room's invites are valid (TTL = invite lifetime).
-- `members:{room}`: sorted set of peer ids scored by membership expiry; each instance refreshes
-  the scores of its own sockets, so the members of a crashed instance expire by themselves.
-- `names:{room}`: hash of peer id -> display name.
-Join, leave, heartbeat and send run as Lua scripts, so capacity holds across instances. Expiry
-is measured on Redis's clock (`TIME`), so instances whose clocks disagree never expire each
-other's members; scripts that write after `TIME` need Redis 5 or later.
-Relay goes over the pub/sub channel `relay:{room}`, to which an instance subscribes while it
-holds a socket in the room.
+Every key and channel of a room carries the room id as a hash tag, so all of them hash to one
+cluster slot: the Lua scripts touch one slot only, as Redis Cluster requires, and rooms spread
+over the shards. Room ids are made by the server (`secrets.token_urlsafe`: letters, digits, `-`
+and `_`, never a brace), so the tag is always the whole id.
+- `clov:{room}:room`: exists while the room's invites are valid (TTL = invite lifetime).
+- `clov:{room}:members`: sorted set of peer ids scored by membership expiry; each instance
+  refreshes the scores of its own sockets, so the members of a crashed instance expire by
+  themselves.
+- `clov:{room}:names`: hash of peer id -> "conn\tdisplay name".
+- `clov:{room}:relay`: the room's shard channel (sharded pub/sub, Redis 7).
+Join, leave, heartbeat and send run as Lua scripts that declare every key they touch, so
+capacity holds across instances. Expiry is measured on Redis's clock (`TIME`), so instances
+whose clocks disagree never expire each other's members.
+
+Relay goes over sharded pub/sub, on a single Redis as on a cluster: an instance subscribes
+(`SSUBSCRIBE`) to `clov:{room}:relay` while it holds a socket in the room, on the node that
+serves the room's slot, and the send script checks membership and publishes (`SPUBLISH`, its
+channel declared among the script's keys, in the room's slot) in one step. A message reaches
+only the shard that holds its room, where classic pub/sub would copy every message to every
+node of a cluster. An instance holds one pub/sub connection per node that serves one of its
+rooms (a `_Shard`); when a connection fails, or the node says a room's slot moved away (an
+unrequested `sunsubscribe`), the shard reconnects with backoff after the broker has re-read
+the cluster's slot map and moved each local room to the node that now serves it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+from collections import Counter
+from collections.abc import Coroutine
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from signaling.broker import Broker, BrokerUnavailable, Deliver, NoSuchRoom, RoomFull
 from signaling.protocol import Peer, PeerLeft, encode
@@ -27,6 +45,13 @@ from signaling.protocol import Peer, PeerLeft, encode
 log = logging.getLogger("clov.redis")
 
 MAX_CONNECTIONS = 64
+# How long a join waits for the relay connection of its room's node (a fresh one, or one that
+# is reconnecting) before it is turned away.
+SUBSCRIBE_WAIT_S = 5.0
+_OPTIONS: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2, "socket_timeout": 5}
+# What an unreachable Redis raises; the cluster client's own errors (no reachable node, an
+# uncovered slot) are not RedisErrors.
+_FAILURES = (RedisError, RedisClusterException, OSError)
 
 _NOW = """
 local clock = redis.call('TIME')
@@ -89,73 +114,161 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {expired, missing}
 """
 
+# KEYS members, relay channel; ARGV peer, message. Returns the receivers, or -1 for no such member.
 _SEND = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return redis.call('PUBLISH', KEYS[2], ARGV[2])
+  return redis.call('SPUBLISH', KEYS[2], ARGV[2])
 end
 return -1
 """
 
+_PREFIX, _RELAY = "clov:{", "}:relay"
 
-def _key(kind: str, room: str) -> str:
-    return f"clov:{kind}:{room}"
+
+def _key(room: str, kind: str) -> str:
+    return f"{_PREFIX}{room}}}:{kind}"
+
+
+def _channel(room: str) -> str:
+    return _PREFIX + room + _RELAY
+
+
+class _Shard:
+    """One pub/sub connection, to the node serving some of this instance's rooms, and its listener."""
+
+    def __init__(self, name: str, client: redis.Redis) -> None:
+        self.name = name
+        self.client = client
+        self.rooms: set[str] = set()
+        self.pubsub: PubSub | None = None
+        # SUNSUBSCRIBEs sent and not yet confirmed, per room: any other confirmation means the
+        # node dropped the subscription itself (the room's slot moved).
+        self.leaving: Counter[str] = Counter()
+        self.listener: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()  # connected, every room in `rooms` subscribed
+        self.settled = asyncio.Event()  # the last connection attempt ended, in `ready` or `failure`
+        self.failure: str | None = None  # why the connection failed; None while connecting or connected
+
+    async def subscribe(self, room: str) -> None:
+        self.rooms.add(room)
+        if self.pubsub is not None:
+            await self.pubsub.ssubscribe(_channel(room))
+        else:
+            await self.wait_ready()
+
+    async def wait_ready(self) -> None:
+        """Return once a connection attempt under way has subscribed every room: what the other
+        members send right after a join would be lost before that. While the listener backs off
+        after a failure, a join goes ahead (its script fails if Redis is down; if not, the room
+        is subscribed at the next attempt), as before the failure."""
+        if self.listener is not None and self.failure is None and not self.ready.is_set():
+            await asyncio.wait_for(self.settled.wait(), SUBSCRIBE_WAIT_S)
+
+    async def unsubscribe(self, room: str) -> None:
+        self.rooms.discard(room)
+        if self.pubsub is not None:
+            self.leaving[room] += 1
+            try:
+                await self.pubsub.sunsubscribe(_channel(room))
+            except _FAILURES:
+                pass  # the listener finds the connection broken and reconnects without the room
+
+    async def connect(self) -> None:
+        self.failure = None
+        self.settled.clear()
+        pubsub = self.client.pubsub()
+        # Connected with no subscription, a pub/sub connection still reads, so a node serving
+        # none of this instance's rooms needs no placeholder channel.
+        await pubsub.connect()
+        # Rooms joined or left from here on subscribe and unsubscribe on the new connection.
+        self.pubsub = pubsub
+        self.leaving.clear()
+        for room in list(self.rooms):
+            if room in self.rooms:  # not left meanwhile
+                # One SSUBSCRIBE per room: a cluster node refuses channels of several slots at once.
+                await pubsub.ssubscribe(_channel(room))
+        self.ready.set()
+        self.settled.set()
+        log.info("relay subscribed", extra={"node": self.name, "rooms": len(self.rooms)})
+
+    async def disconnect(self, failure: str) -> None:
+        self.ready.clear()
+        self.failure = failure
+        self.settled.set()
+        if self.pubsub is not None:
+            pubsub, self.pubsub = self.pubsub, None
+            await asyncio.gather(pubsub.aclose(), return_exceptions=True)
+
+
+class _SlotMoved(RedisError):
+    """A node dropped a shard subscription of a room this instance still holds."""
 
 
 class RedisBroker(Broker):
     """Membership and relay through Redis; see the module docstring for the key layout."""
 
-    def __init__(self, url: str, member_ttl: float = 30.0) -> None:
+    def __init__(self, url: str, member_ttl: float = 30.0, cluster: bool = False) -> None:
         self.member_ttl = member_ttl
-        # A blocking pool: under a burst, commands wait for a free connection instead of
-        # failing at once (redis-py's default pool raises "Too many connections").
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=5,
-            decode_responses=True,
-            socket_connect_timeout=2,
-            socket_timeout=5,
-        )
-        self._redis = redis.Redis(connection_pool=pool)
+        self._url = url
+        self._cluster: RedisCluster | None = None
+        if cluster:
+            self._cluster = RedisCluster.from_url(url, max_connections=MAX_CONNECTIONS, **_OPTIONS)
+            self._redis: redis.Redis | RedisCluster = self._cluster
+        else:
+            self._redis = redis.Redis.from_url(url, max_connections=MAX_CONNECTIONS, **_OPTIONS)
+        # Commands wait here for a free connection under a burst instead of failing at once
+        # (both clients' pools raise "Too many connections"; a cluster's, per node).
+        self._in_flight = asyncio.Semaphore(MAX_CONNECTIONS)
         self._occupancy = self._redis.register_script(_OCCUPANCY)
         self._join = self._redis.register_script(_JOIN)
         self._leave = self._redis.register_script(_LEAVE)
         self._heartbeat = self._redis.register_script(_HEARTBEAT)
         self._send = self._redis.register_script(_SEND)
-        # The instance channel keeps the pub/sub connection open while no room is subscribed.
-        self._instance_channel = "clov:instance:" + secrets.token_hex(8)
         self._local_rooms: dict[str, int] = {}
-        self._pubsub: redis.client.PubSub | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._room_shard: dict[str, _Shard] = {}
+        self._shards: dict[str, _Shard] = {}
+        self._started = False
 
     async def start(self, deliver: Deliver) -> None:
         await super().start(deliver)
-        self._listener = asyncio.create_task(self._listen())
+        self._started = True
+        if self._cluster is None:
+            # The one shard connects at once, so a relay that cannot reach Redis shows in the log
+            # before the first join (a cluster's shards start with the rooms they serve).
+            self._shard_named("", self._url)
+        for shard in self._shards.values():
+            if shard.listener is None:
+                shard.listener = asyncio.create_task(self._listen(shard))
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        listeners = {shard.listener for shard in self._shards.values() if shard.listener is not None}
+        # redis-py can swallow a cancellation that lands while a connection is being set up (the
+        # listener then reads on), so cancel again until every listener has ended.
+        while listeners:
+            for listener in listeners:
+                listener.cancel()
+            _, listeners = await asyncio.wait(listeners, timeout=0.2)
+        for shard in self._shards.values():
+            await shard.disconnect("closed")
+            await shard.client.aclose()
         await self._redis.aclose()
 
     async def ping(self) -> None:
         try:
-            await asyncio.wait_for(self._redis.ping(), 2)
-        except (TimeoutError, RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
+            await asyncio.wait_for(self._call(self._redis.ping()), 2)
+        except TimeoutError as exc:
+            raise BrokerUnavailable("Redis did not answer within 2 s") from exc
 
     async def create_room(self, room: str, ttl: int) -> None:
-        await self._call(self._redis.set(_key("room", room), 1, ex=ttl))
+        await self._call(self._redis.set(_key(room, "room"), 1, ex=ttl))
 
     async def occupancy(self, room: str) -> int | None:
-        keys = [_key("room", room), _key("members", room)]
+        keys = [_key(room, "room"), _key(room, "members")]
         exists, count = await self._call(self._occupancy(keys=keys))
         return count if exists or count else None
 
     async def join(self, room: str, peer: Peer, capacity: int, conn: str) -> tuple[list[Peer], bool]:
-        keys = [_key("members", room), _key("names", room), _key("room", room)]
+        keys = [_key(room, "members"), _key(room, "names"), _key(room, "room")]
         args = [capacity, peer.id, f"{conn}\t{peer.name}", self.member_ttl, self._key_ttl]
         try:
             await self._subscribe(room)
@@ -176,22 +289,22 @@ class RedisBroker(Broker):
 
     async def leave(self, room: str, peer: str, conn: str) -> bool:
         try:
-            keys = [_key("members", room), _key("names", room)]
+            keys = [_key(room, "members"), _key(room, "names")]
             return bool(await self._call(self._leave(keys=keys, args=[peer, conn])))
         finally:
             await self._unsubscribe(room)
 
     async def send(self, room: str, to: str, text: str) -> bool:
-        keys = [_key("members", room), _key("relay", room)]
+        keys = [_key(room, "members"), _channel(room)]
         return await self._call(self._send(keys=keys, args=[to, f"{to}\n\n{text}"])) >= 0
 
     async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
-        await self._call(self._redis.publish(_key("relay", room), f"\n{exclude or ''}\n{text}"))
+        await self._call(self._redis.spublish(_channel(room), f"\n{exclude or ''}\n{text}"))
 
     async def heartbeat(self, local: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
         lost: list[tuple[str, str]] = []
         for room, peers in local.items():
-            keys = [_key("members", room), _key("names", room)]
+            keys = [_key(room, "members"), _key(room, "names")]
             pairs = [item for peer_conn in peers.items() for item in peer_conn]
             args = [self.member_ttl, self._key_ttl, *pairs]
             expired, missing = await self._call(self._heartbeat(keys=keys, args=args))
@@ -212,17 +325,22 @@ class RedisBroker(Broker):
             except BrokerUnavailable as exc:
                 log.warning("departure not announced", extra={"room": room, "peer": peer, "error": str(exc)})
 
-    async def _call(self, awaitable):  # type: ignore[no-untyped-def]
-        try:
-            return await awaitable
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
+    async def _call(self, awaitable: Coroutine[Any, Any, Any]) -> Any:
+        """Run one command on the command connections."""
+        async with self._in_flight:
+            return await _answered(awaitable)
+
+    # Relay subscriptions: each local room is subscribed on the shard of the node serving it.
 
     async def _subscribe(self, room: str) -> None:
         count = self._local_rooms.get(room, 0)
         self._local_rooms[room] = count + 1
-        if count == 0 and self._pubsub is not None:
-            await self._call(self._pubsub.subscribe(_key("relay", room)))
+        if count == 0:
+            shard = await _answered(self._owner(room))
+            self._room_shard[room] = shard
+            await _answered(shard.subscribe(room))
+        elif room in self._room_shard:  # another join of the room may still be waiting for it
+            await _answered(self._room_shard[room].wait_ready())
 
     async def _unsubscribe(self, room: str) -> None:
         count = self._local_rooms.get(room, 0) - 1
@@ -230,39 +348,89 @@ class RedisBroker(Broker):
             self._local_rooms[room] = count
             return
         self._local_rooms.pop(room, None)
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.unsubscribe(_key("relay", room))
-            except (RedisError, OSError):
-                pass  # the listener resubscribes from _local_rooms after a reconnect
+        shard = self._room_shard.pop(room, None)
+        if shard is not None:
+            await shard.unsubscribe(room)
 
-    async def _listen(self) -> None:
+    async def _owner(self, room: str) -> _Shard:
+        """The shard of the node that serves `room`'s slot (on a single Redis, the only one)."""
+        if self._cluster is None:
+            return self._shard_named("", self._url)
+        await self._cluster.initialize()  # reads the slot map once, at the first command
+        node = self._cluster.get_node_from_key(_channel(room))
+        return self._shard_named(node.name, _node_url(self._url, node.host, node.port))
+
+    def _shard_named(self, name: str, url: str) -> _Shard:
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = _Shard(name, redis.Redis.from_url(url, **_OPTIONS))
+            if self._started:
+                shard.listener = asyncio.create_task(self._listen(shard))
+        return shard
+
+    async def _reroute(self) -> None:
+        """Re-read the cluster's slot map and move each local room to the shard now serving it."""
+        assert self._cluster is not None
+        await self._cluster.nodes_manager.initialize()
+        for room in list(self._room_shard):
+            owner = await self._owner(room)
+            shard = self._room_shard.get(room)
+            if shard is not None and owner is not shard:  # still local, and moved
+                log.info("room moved", extra={"room": room, "node": owner.name})
+                self._room_shard[room] = owner
+                shard.rooms.discard(room)
+                await owner.subscribe(room)
+
+    async def _listen(self, shard: _Shard) -> None:
         backoff = 0.1
         while True:
             try:
-                if self._pubsub is None:
-                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                    channels = [_key("relay", room) for room in self._local_rooms]
-                    await pubsub.subscribe(self._instance_channel, *channels)
-                    self._pubsub = pubsub
-                    log.info("relay subscribed", extra={"rooms": len(channels)})
-                message = await self._pubsub.get_message(timeout=1.0)
+                if shard.pubsub is None:
+                    await shard.connect()
+                message = await shard.pubsub.get_message(timeout=None)  # type: ignore[union-attr]
                 backoff = 0.1
-                if message is not None and message["type"] == "message":
-                    await self._dispatch(message["channel"], message["data"])
+                if message is not None:
+                    await self._on_message(shard, message)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
-                log.warning("relay connection lost", extra={"error": str(exc)})
-                if self._pubsub is not None:
-                    pubsub, self._pubsub = self._pubsub, None
-                    await asyncio.gather(pubsub.aclose(), return_exceptions=True)
+            except _FAILURES as exc:
+                log.warning("relay connection lost", extra={"node": shard.name, "error": str(exc)})
+                await shard.disconnect(str(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+                if self._cluster is not None:
+                    # A failover or a resharding shows as a lost connection, a MOVED reply to
+                    # SSUBSCRIBE or a dropped subscription: follow the new slot map.
+                    await asyncio.gather(self._reroute(), return_exceptions=True)
             except Exception:
                 log.exception("relay dispatch failed")
 
-    async def _dispatch(self, channel: str, data: str) -> None:
-        room = channel[len("clov:relay:"):]
-        to, exclude, text = data.split("\n", 2)
-        await self._deliver(room, to or None, exclude or None, text)
+    async def _on_message(self, shard: _Shard, message: dict[str, Any]) -> None:
+        kind, channel = message["type"], message["channel"]
+        if kind == "smessage":
+            to, exclude, text = message["data"].split("\n", 2)
+            await self._deliver(channel[len(_PREFIX):-len(_RELAY)], to or None, exclude or None, text)
+        elif kind == "sunsubscribe":
+            room = channel[len(_PREFIX):-len(_RELAY)]
+            if shard.leaving[room] > 0:
+                shard.leaving[room] -= 1
+                if not shard.leaving[room]:
+                    del shard.leaving[room]
+            elif room in shard.rooms:
+                raise _SlotMoved(f"the node dropped the subscription of room {room}")
+
+
+async def _answered(awaitable: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a Redis call; `BrokerUnavailable` when Redis does not answer."""
+    try:
+        return await awaitable
+    except _FAILURES as exc:
+        raise BrokerUnavailable(str(exc)) from exc
+
+
+def _node_url(url: str, host: str, port: int) -> str:
+    """`url` (its scheme, credentials and options) pointed at one node of the cluster."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{address}" if credentials else address))

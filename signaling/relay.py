@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from time import perf_counter
+from time import monotonic, perf_counter
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -20,7 +20,17 @@ from signaling.broker import Broker, BrokerUnavailable, NoSuchRoom, RoomFull
 from signaling.config import Settings
 from signaling.invites import InvalidInvite, Invites
 from signaling.metrics import Metrics
-from signaling.protocol import Error, Join, Peer, PeerJoined, PeerLeft, ProtocolError, Signal, Welcome
+from signaling.protocol import (
+    Error,
+    IceServers,
+    Join,
+    Peer,
+    PeerJoined,
+    PeerLeft,
+    ProtocolError,
+    Signal,
+    Welcome,
+)
 from signaling.ratelimit import LimitReached, OpenLimit, TokenBucket, client_key
 from signaling.turn import ice_servers
 
@@ -52,6 +62,7 @@ class Connection:
         self.outbox_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.admitted = False  # the broker holds a membership for this socket
+        self.credentials_given = monotonic()  # when its TURN credentials were made
         self._closing: asyncio.Task[None] | None = None
 
     def push(self, text: str, received: float = 0.0) -> None:
@@ -120,6 +131,7 @@ class Hub:
         interval = self.settings.member_ttl / 3
         while True:
             await asyncio.sleep(interval)
+            self.renew_credentials()
             try:
                 lost = await self.broker.heartbeat(self.memberships())
             except BrokerUnavailable as exc:
@@ -131,6 +143,22 @@ class Hub:
                 if connection is not None:
                     log.info("membership lost", extra={"room": room, "peer": peer})
                     connection.close_soon(CLOSE_REJOIN)
+
+    def renew_credentials(self) -> None:
+        """Send fresh TURN credentials to members whose credentials have lived half their time.
+
+        Credentials are checked when a relay is allocated: a member of a long booth still
+        needs working ones for a newcomer or an ICE restart, hours after its welcome.
+        """
+        if not (self.settings.turn_urls and self.settings.turn_secret):
+            return
+        now = monotonic()
+        for connections in self.rooms.values():
+            for connection in connections.values():
+                if now - connection.credentials_given >= self.settings.turn_ttl / 2:
+                    connection.credentials_given = now
+                    servers = ice_servers(self.settings, connection.peer.id)
+                    connection.push(protocol.encode(IceServers(ice_servers=servers)))
 
     async def serve(self, websocket: WebSocket) -> None:
         """Run one signaling socket from accept to close."""
@@ -213,6 +241,7 @@ class Hub:
             peers=others,
             ice_servers=ice_servers(self.settings, peer.id),
             resume=self.invites.resume_key(room, peer.id),
+            ice_transport_policy=self.settings.ice_transport_policy,
         )
         await connection.websocket.send_text(protocol.encode(welcome))
         connection.writer = asyncio.create_task(connection.write())

@@ -7,11 +7,8 @@ Content-Security-Policy that keeps every request on our own origin.
 
 from __future__ import annotations
 
-import importlib.util
 import mimetypes
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -20,6 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signaling.clientbuild import BROWSER_MODEL_MODULES, SHARED_MODULES
+
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/wasm", ".wasm")
@@ -27,23 +26,31 @@ mimetypes.add_type("text/x-python", ".py")
 mimetypes.add_type("application/json", ".json")
 mimetypes.add_type("application/octet-stream", ".onnx")
 
-# 'unsafe-eval': PyScript 0.7 builds its hooks with Function() on the main thread at every
-# boot; without it the app stops right after Pyodide loads. 'wasm-unsafe-eval': Pyodide and
-# onnxruntime-web compile WebAssembly. Inline scripts stay blocked.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
+
+def content_security_policy(server: str = "", meta: bool = False) -> str:
+    """The page's policy. `server`: the origin of a signaling server elsewhere (`clov build`),
+    which the page may connect to over HTTP and WebSocket. `meta`: for a `<meta>` element, which
+    cannot carry frame-ancestors (browsers ignore it there, with a console error)."""
+    connect = f"'self' {server} {server.replace('http', 'ws', 1)}" if server else "'self'"
+    # 'unsafe-eval': PyScript 0.7 builds its hooks with Function() on the main thread at every
+    # boot; without it the app stops right after Pyodide loads. 'wasm-unsafe-eval': Pyodide and
+    # onnxruntime-web compile WebAssembly. Inline scripts stay blocked.
+    directives = [
         "default-src 'self'",
         "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob: mediastream:",
-        "connect-src 'self'",
+        f"connect-src {connect}",
         "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'none'",
-        "frame-ancestors 'none'",
+        *([] if meta else ["frame-ancestors 'none'"]),
     ]
-)
+    return "; ".join(directives)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -60,9 +67,6 @@ SECURITY_HEADERS = {
 # they get a day of freshness and then revalidate.
 APP_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=86400"
-
-SHARED_MODULES = ("__init__.py", "protocol.py")
-BROWSER_MODEL_MODULES = ("__init__.py", "decode.py")
 
 
 class SecurityHeaders:
@@ -145,72 +149,3 @@ def static_routes(root: Path) -> list[Route | Mount]:
         Mount("/assets", CachedStaticFiles(root / "assets", ASSET_CACHE)),
         Mount("/models", ModelFiles(root / "models", APP_CACHE)),
     ]
-
-
-# What the page loads, derived from the code that builds it, so the list is written once:
-# scripts/assets.py (RUNTIME_FILES, PYTHON_PACKAGES) builds assets/, models/recipe.py (MODELS)
-# builds every models/<name>.onnx the client picks from (frontend_py/pipeline.py model_file).
-CODE_ROOT = Path(__file__).resolve().parent.parent
-ASSETS_COMMAND = "scripts/setup.sh (or only the runtime: .venv/bin/python scripts/assets.py)"
-MODELS_COMMAND = "git checkout -- models (they come with the repository; rebuilt by python models/recipe.py)"
-
-
-def _load_script(path: Path) -> ModuleType:
-    """A module of ours that is a script, not part of an installed package."""
-    name = "clov_" + path.stem + "_script"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
-
-
-def client_files(code_root: Path = CODE_ROOT) -> dict[str, list[str]]:
-    """The files the page loads, as glob patterns relative to the static root (hashed chunk
-    names need globs), grouped by the command that makes them."""
-    shell = ["index.html", "frontend_py/main.py", "signaling/protocol.py", "models/decode.py"]
-    assets = _load_script(code_root / "scripts" / "assets.py")
-    runtime = [
-        f"assets/{name}/{pattern}" for name, spec in assets.RUNTIME_FILES.items() for pattern in spec.patterns
-    ]
-    # Its __init__.py stands for a copied Python package: listing its modules means parsing the
-    # installed package (assets.python_runtime_modules), too slow for every start.
-    runtime += [f"assets/{package}/__init__.py" for package in assets.PYTHON_PACKAGES]
-    recipe = _load_script(code_root / "models" / "recipe.py")
-    models = [f"models/{name}.onnx" for name in recipe.MODELS]
-    return {"": shell, ASSETS_COMMAND: runtime, MODELS_COMMAND: models}
-
-
-def missing_client_files(static_root: Path, code_root: Path = CODE_ROOT) -> dict[str, list[str]]:
-    """The patterns of `client_files` that match no file under `static_root`, by command."""
-    missing: dict[str, list[str]] = {}
-    for command, patterns in client_files(code_root).items():
-        absent = [pattern for pattern in patterns if not any(p.is_file() for p in static_root.glob(pattern))]
-        if absent:
-            missing[command] = absent
-    return missing
-
-
-def missing_files_message(static_root: Path, missing: dict[str, list[str]]) -> str:
-    """What `clov serve` says when it cannot serve the app: what is missing, what makes it."""
-    lines = [f"clov: cannot serve the app: files the page loads are missing from {static_root}:"]
-    for command, patterns in missing.items():
-        folders: dict[str, list[str]] = {}
-        for pattern in patterns:
-            folder, _, name = pattern.rpartition("/")
-            folders.setdefault(folder, []).append(name)
-        for folder, names in folders.items():
-            lines.append(f"  {folder + '/' if folder else ''}{', '.join(names)}")
-        if command:
-            lines.append(f"  -> make them with: {command}")
-        else:
-            lines.append("  -> is CLOV_STATIC_ROOT (--static-root) a CLOV checkout?")
-    lines.append(
-        "To run only the API and the signaling socket, for a client hosted elsewhere, "
-        "set CLOV_STATIC_ROOT to empty (--static-root '')."
-    )
-    return "\n".join(lines)

@@ -1,7 +1,9 @@
 """ICE servers for the welcome message, with TURN REST credentials for coturn.
 
 coturn's `use-auth-secret` accepts username `expiry:user` and password
-base64(HMAC-SHA1(secret, username)); the credentials stop working at `expiry`.
+base64(HMAC-SHA1(secret, username)); from `expiry` on, coturn allocates no relay with them (one
+allocated before lives on). Every welcome carries fresh ones, and the client gives them to its
+connections on a rejoin (frontend_py/iceconfig.py).
 """
 
 from __future__ import annotations

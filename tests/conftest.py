@@ -78,6 +78,68 @@ class RedisServer:
             return False
 
 
+class RedisCluster:
+    """A Redis Cluster of three primaries (no replicas) on loopback, each a redis-server on free ports."""
+
+    SIZE = 3
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        # Each node listens on two ports: clients, and the cluster bus between nodes.
+        self.ports = [(free_port(), free_port()) for _ in range(self.SIZE)]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        """Any one node: the client learns the others from it."""
+        return f"redis://127.0.0.1:{self.ports[0][0]}"
+
+    def start(self) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            pytest.fail("redis-server is not installed (the test command installs it)")
+        for port, bus in self.ports:
+            self.processes.append(subprocess.Popen(
+                [binary, "--port", str(port), "--cluster-port", str(bus), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                 "--dir", str(self.directory), "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ))
+        for port, _ in self.ports:
+            assert wait_until(lambda port=port: self._answers(port)), "redis-server did not start"
+        nodes = [f"127.0.0.1:{port}" for port, _ in self.ports]
+        subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, timeout=30,
+        )
+        assert wait_until(self._ready, 20), "the cluster did not reach cluster_state:ok"
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(10)
+        self.processes = []
+
+    def command(self, port: int, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(port), *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def _ready(self) -> bool:
+        return all("cluster_state:ok" in self.command(port, "CLUSTER", "INFO") for port, _ in self.ports)
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
 class Server:
     """One `clov serve` process; its stderr (JSON logs) is kept in `log_path`."""
 
@@ -131,6 +193,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     """Factory: `start_server(**env)` starts a server; all are stopped after the test."""
@@ -146,13 +218,19 @@ def start_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         server.stop(signal.SIGKILL)
 
 
+def broker_env(request: pytest.FixtureRequest, broker: str) -> dict[str, str]:
+    """The environment that puts `clov serve` on `broker`: memory, redis (one Redis) or cluster."""
+    if broker == "redis":
+        return {"CLOV_REDIS_URL": request.getfixturevalue("redis_server").url}
+    if broker == "cluster":
+        return {"CLOV_REDIS_URL": request.getfixturevalue("redis_cluster").url, "CLOV_REDIS_CLUSTER": "1"}
+    return {}
+
+
 @pytest.fixture(params=["memory", "redis"])
 def server(request: pytest.FixtureRequest, start_server) -> Server:  # type: ignore[no-untyped-def]
     """A server on each broker: the contract must hold on both."""
-    if request.param == "redis":
-        redis_server: RedisServer = request.getfixturevalue("redis_server")
-        return start_server(CLOV_REDIS_URL=redis_server.url)
-    return start_server()
+    return start_server(**broker_env(request, request.param))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signaling.static import client_files
+from signaling.clientbuild import client_files
 
 
 def make_static_root(root: Path, skip: tuple[str, ...] = ()) -> Path:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 def test_help_documents_every_option_with_its_variable_and_default() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "signaling.cli", "serve", "--help"], capture_output=True, text=True, cwd=ROOT,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, check=False,
     )
     assert result.returncode == 0
     for opt in OPTIONS:
@@ -35,10 +35,28 @@ def test_help_documents_every_option_with_its_variable_and_default() -> None:
 def test_bad_option_value_is_a_clear_error() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "signaling.cli", "serve", "--port", "eighty"], capture_output=True, text=True,
-        cwd=ROOT,
+        cwd=ROOT, check=False,
     )
     assert result.returncode == 2
     assert "invalid option" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"CLOV_ICE_TRANSPORT_POLICY": "relay"}, "needs a TURN server"),
+        ({"CLOV_ICE_TRANSPORT_POLICY": "turn-only", "CLOV_TURN_URLS": "turn:x"}, "not one of: all, relay"),
+        ({"CLOV_TURN_TTL": "0"}, "not a positive number"),
+    ],
+    ids=["relay-without-turn", "unknown-policy", "no-ttl"],
+)
+def test_ice_options_that_cannot_work_are_refused(env: dict[str, str], words: str) -> None:
+    command = [sys.executable, "-m", "signaling.cli", "serve", "--port", "0"]
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env}, timeout=15,
+    )
+    assert result.returncode == 2
+    assert words in result.stderr
 
 
 async def test_dev_cert_serves_https_and_wss(start_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +98,7 @@ def test_redis_without_a_shared_secret_does_not_start(secret: str) -> None:
     # Each instance would sign invites with its own random secret: links from one would not open on another.
     env = {"PATH": "/usr/bin:/bin", "CLOV_REDIS_URL": "redis://127.0.0.1:1/0", "CLOV_SECRET": secret}
     command = [sys.executable, "-m", "signaling.cli", "serve", "--port", "0"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=15)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=15, check=False)
     assert result.returncode == 2
     assert "CLOV_SECRET" in result.stderr and "32 bytes" in result.stderr
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from frontend_py.bandwidth import MAX_SENT_PIXELS, UPLINK_BUDGET_BPS, sent_size, video_encoding
 from frontend_py.i18n import STRINGS, Translator, error_key, pick_language
+from frontend_py.iceconfig import renew, rtc_configuration, with_servers
 from frontend_py.negotiation import Negotiator, is_polite
 from frontend_py.reconnect import Backoff, should_reconnect
 from signaling import protocol
@@ -128,6 +129,61 @@ async def test_polite_side_offers_when_no_offer_comes() -> None:
     polite = a if a.polite else b
     await polite.negotiation_needed()
     assert wire and wire[0][1]["description"]["type"] == "offer"
+
+
+class ModelConnection:
+    """An RTCPeerConnection as far as its configuration goes: an ICE restart allocates TURN
+    relays with the configuration it holds at that moment."""
+
+    def __init__(self, configuration: dict) -> None:  # type: ignore[type-arg]
+        self.configuration = configuration
+        self.allocations: list[str] = []
+
+    def set_configuration(self, configuration: dict) -> None:  # type: ignore[type-arg]
+        self.configuration = configuration
+
+    def restart_ice(self) -> None:
+        servers = self.configuration["iceServers"]
+        self.allocations += [server["username"] for server in servers if "username" in server]
+
+
+def welcome_with_turn(expiry: int, policy: str = "relay") -> protocol.Welcome:
+    turn = {"urls": ["turn:turn.example.org:3478"], "username": f"{expiry}:p1", "credential": "c"}
+    welcome = protocol.Welcome(peer="p1", peers=[], ice_servers=[turn], ice_transport_policy=policy)
+    raw = protocol.encode(welcome)
+    message = protocol.parse_server_message(raw)
+    assert isinstance(message, protocol.Welcome)
+    return message
+
+
+def test_a_rejoin_renews_the_turn_credentials_before_the_next_ice_restart() -> None:
+    first = rtc_configuration(welcome_with_turn(1000))
+    assert first["iceTransportPolicy"] == "relay" and first["iceServers"][0]["username"] == "1000:p1"
+    kept = [ModelConnection(first), ModelConnection(first)]
+    # The rejoin's welcome is handled (mesh.py) before anything that follows it, a restart too.
+    renew(kept, rtc_configuration(welcome_with_turn(2000)))
+    for connection in kept:
+        connection.restart_ice()
+        assert connection.allocations == ["2000:p1"]
+
+
+def test_fresh_credentials_of_a_long_booth_keep_the_policy_and_reach_every_connection() -> None:
+    first = rtc_configuration(welcome_with_turn(1000))
+    kept = [ModelConnection(first)]
+    turn = {"urls": ["turn:turn.example.org:3478"], "username": "3000:p1", "credential": "c"}
+    message = protocol.parse_server_message(protocol.encode(protocol.IceServers(ice_servers=[turn])))
+    assert isinstance(message, protocol.IceServers)
+    fresh = with_servers(first, message)
+    assert fresh["iceTransportPolicy"] == "relay" and fresh["iceServers"] == [turn]
+    renew(kept, fresh)
+    kept[0].restart_ice()
+    assert kept[0].allocations == ["3000:p1"]
+
+
+@pytest.mark.parametrize("raw", ['{"type": "ice-servers"}', '{"type": "ice-servers", "ice_servers": [1]}'])
+def test_malformed_fresh_credentials_are_refused(raw: str) -> None:
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_server_message(raw)
 
 
 def test_final_close_codes_do_not_reconnect() -> None:

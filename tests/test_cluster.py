@@ -1,4 +1,5 @@
-"""Several server processes on one Redis: relay across them, capacity, crashes, outages."""
+"""Several server processes on one Redis or one Redis Cluster: relay across them, capacity,
+crashes, outages, slots."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ import time
 import httpx
 import pytest
 
+from signaling import redisbroker
 from signaling.broker import BrokerUnavailable
 from signaling.protocol import Peer as Member
 from signaling.redisbroker import RedisBroker
 from tests.client import Peer, create_room
-from tests.conftest import wait_until
+from tests.conftest import RedisCluster, broker_env, wait_until
 
 pytestmark = pytest.mark.anyio
+
+
+async def occupancy(server, room: dict[str, str]) -> int:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient() as client:
+        url, auth = f"{server.http}/api/rooms/{room['room']}", {"Authorization": f"Bearer {room['token']}"}
+        return (await client.get(url, headers=auth)).json()["occupancy"]
 
 
 @pytest.fixture
@@ -25,8 +33,15 @@ def pair(start_server, redis_server):  # type: ignore[no-untyped-def]
     return start_server(**env), start_server(**env)
 
 
-async def test_peers_on_different_processes_exchange_signals(pair) -> None:  # type: ignore[no-untyped-def]
-    one, two = pair
+@pytest.fixture(params=["redis", "cluster"])
+def any_pair(request, start_server):  # type: ignore[no-untyped-def]
+    """Two instances on one Redis, or on a Redis Cluster: relay and capacity hold on both."""
+    env = {**broker_env(request, request.param), "CLOV_MEMBER_TTL": "3"}
+    return start_server(**env), start_server(**env)
+
+
+async def test_peers_on_different_processes_exchange_signals(any_pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = any_pair
     room = create_room(one.http)
     ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
     bo = await Peer.join(two.ws, room["room"], room["token"], "Bo")
@@ -40,8 +55,8 @@ async def test_peers_on_different_processes_exchange_signals(pair) -> None:  # t
     assert await ana.receive() == {"type": "peer-left", "peer": bo.id}
 
 
-async def test_capacity_holds_across_processes(pair) -> None:  # type: ignore[no-untyped-def]
-    one, two = pair
+async def test_capacity_holds_across_processes(any_pair) -> None:  # type: ignore[no-untyped-def]
+    one, two = any_pair
     room = create_room(one.http)
     sockets = await asyncio.gather(
         *(Peer.connect((one, two)[i % 2].ws, room["room"]) for i in range(10))
@@ -51,8 +66,7 @@ async def test_capacity_holds_across_processes(pair) -> None:  # type: ignore[no
     )
     kinds = sorted(r["type"] if r["type"] == "welcome" else r["code"] for r in replies)
     assert kinds == ["room_full"] * 4 + ["welcome"] * 6
-    auth = {"Authorization": f"Bearer {room['token']}"}
-    assert httpx.get(f"{two.http}/api/rooms/{room['room']}", headers=auth).json()["occupancy"] == 6
+    assert await occupancy(two, room) == 6
 
 
 async def test_peers_of_a_crashed_instance_disappear(pair) -> None:  # type: ignore[no-untyped-def]
@@ -65,8 +79,7 @@ async def test_peers_of_a_crashed_instance_disappear(pair) -> None:  # type: ign
     two.stop(signal.SIGKILL)
     left = {(await ana.receive_until("peer-left", timeout=15))["peer"] for _ in doomed}
     assert left == {p.id for p in doomed}
-    auth = {"Authorization": f"Bearer {room['token']}"}
-    assert httpx.get(f"{one.http}/api/rooms/{room['room']}", headers=auth).json()["occupancy"] == 1
+    assert await occupancy(one, room) == 1
 
 
 async def test_redis_outage_and_recovery(start_server, redis_server) -> None:  # type: ignore[no-untyped-def]
@@ -176,3 +189,115 @@ async def test_a_join_whose_departure_announcement_fails_still_holds(redis_serve
     finally:
         await crashed.close()
         await broker.close()
+
+
+@pytest.fixture
+def cluster_pair(start_server, redis_cluster):  # type: ignore[no-untyped-def]
+    env = {"CLOV_REDIS_URL": redis_cluster.url, "CLOV_REDIS_CLUSTER": "1", "CLOV_MEMBER_TTL": "3"}
+    return start_server(**env), start_server(**env)
+
+
+def room_keys(cluster: RedisCluster, room: str) -> dict[str, int]:
+    """Each key of `room` on the cluster -> the port of the node holding it."""
+    return {
+        key: port
+        for port, _ in cluster.ports
+        for key in cluster.command(port, "KEYS", f"clov:{{{room}}}:*").split()
+    }
+
+
+def shard_channels(cluster: RedisCluster) -> dict[str, int]:
+    """Each shard channel someone subscribes to -> the port of its node."""
+    return {
+        channel: port for port, _ in cluster.ports for channel in cluster.command(port, "PUBSUB", "SHARDCHANNELS").split()
+    }
+
+
+async def test_a_rooms_keys_share_one_slot_and_its_relay_a_shard_channel(cluster_pair, redis_cluster) -> None:  # type: ignore[no-untyped-def]
+    one, two = cluster_pair
+    room = create_room(one.http)
+    ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(two.ws, room["room"], room["token"], "Bo")
+    await ana.receive_until("peer-joined")
+    keys = room_keys(redis_cluster, room["room"])
+    assert {key.rpartition(":")[2] for key in keys} == {"room", "members", "names"}
+    slots = {redis_cluster.command(redis_cluster.ports[0][0], "CLUSTER", "KEYSLOT", key).strip() for key in keys}
+    assert len(slots) == 1 and len(set(keys.values())) == 1
+    channel = f"clov:{{{room['room']}}}:relay"
+    assert shard_channels(redis_cluster)[channel] == next(iter(keys.values()))
+    assert all(not redis_cluster.command(port, "PUBSUB", "CHANNELS").split() for port, _ in redis_cluster.ports)
+    await ana.close()
+    await bo.close()
+    assert wait_until(lambda: channel not in shard_channels(redis_cluster), 5)
+
+
+def move_slot(cluster: RedisCluster, slot: str, source: int, target: int) -> None:
+    """Reshard by hand: migrate `slot`, keys included, from the node on port `source` to `target`."""
+    source_id, target_id = (cluster.command(port, "CLUSTER", "MYID").strip() for port in (source, target))
+    cluster.command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+    cluster.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+    keys = cluster.command(source, "CLUSTER", "GETKEYSINSLOT", slot, "100").split()
+    if keys:
+        cluster.command(source, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys)
+    for port, _ in cluster.ports:
+        cluster.command(port, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
+
+async def test_relay_follows_a_room_whose_slot_moves(cluster_pair, redis_cluster) -> None:  # type: ignore[no-untyped-def]
+    one, two = cluster_pair
+    room = create_room(one.http)
+    ana = await Peer.join(one.ws, room["room"], room["token"], "Ana")
+    bo = await Peer.join(two.ws, room["room"], room["token"], "Bo")
+    await ana.receive_until("peer-joined")
+    channel = f"clov:{{{room['room']}}}:relay"
+    source = shard_channels(redis_cluster)[channel]
+    target = next(port for port, _ in redis_cluster.ports if port != source)
+    slot = redis_cluster.command(source, "CLUSTER", "KEYSLOT", channel).strip()
+    move_slot(redis_cluster, slot, source, target)
+
+    async def relayed(sender: Peer, receiver: Peer) -> bool:
+        await sender.send({"type": "signal", "to": receiver.id, "data": {"moved": True}})
+        try:
+            return (await receiver.receive_until("signal", timeout=1))["data"] == {"moved": True}
+        except TimeoutError:
+            return False
+
+    # The node that gave the slot away drops the subscriptions; both instances follow the room.
+    deadline = time.monotonic() + 15
+    while not (await relayed(bo, ana) and await relayed(ana, bo)):
+        assert time.monotonic() < deadline, "relay did not follow the slot"
+    assert shard_channels(redis_cluster)[channel] == target
+    carl = await Peer.join(one.ws, room["room"], room["token"], "Carl")
+    assert {p["name"] for p in carl.welcome["peers"]} == {"Ana", "Bo"}
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["redis", "cluster"])
+async def test_a_join_returns_subscribed(request: pytest.FixtureRequest, monkeypatch, cluster: bool) -> None:  # type: ignore[no-untyped-def]
+    # The first join of a room on a node races the listener's connection to that node (slow
+    # here, as on a loaded machine): what the room sends right after the join must still arrive.
+    url = request.getfixturevalue("redis_cluster" if cluster else "redis_server").url
+    connect = redisbroker._Shard.connect
+
+    async def slow_connect(shard: redisbroker._Shard) -> None:
+        await asyncio.sleep(0.3)
+        await connect(shard)
+
+    monkeypatch.setattr(redisbroker._Shard, "connect", slow_connect)
+    received: list[str] = []
+
+    async def deliver(room: str, to: str | None, exclude: str | None, text: str) -> None:
+        received.append(text)
+
+    listening, sending = RedisBroker(url, cluster=cluster), RedisBroker(url, cluster=cluster)
+    try:
+        await listening.start(deliver)
+        await sending.create_room("FirstJoin1", 600)
+        await listening.join("FirstJoin1", Member("ana", "Ana"), 6, "conn-a")
+        await sending.broadcast("FirstJoin1", None, "right after")
+        deadline = time.monotonic() + 2
+        while not received and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert received == ["right after"]
+    finally:
+        await listening.close()
+        await sending.close()

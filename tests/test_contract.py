@@ -1,4 +1,4 @@
-"""The public contract (docs/protocol.md) over real HTTP and WebSockets, on both brokers."""
+"""The public contract (docs/protocol.md) over real HTTP and WebSockets, on every broker."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ import pytest
 
 from signaling.invites import Invites
 from tests.client import Peer, create_room
-from tests.conftest import SECRET
+from tests.conftest import SECRET, broker_env
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def server(request: pytest.FixtureRequest, start_server):  # type: ignore[no-untyped-def]
+    """Here on a Redis Cluster too: a room's scripts and relay must work within one slot."""
+    return start_server(**broker_env(request, request.param))
 
 
 async def test_create_room(server) -> None:
@@ -68,7 +74,10 @@ async def test_healthz(server) -> None:
 async def test_join_welcome_presence_and_relay(server) -> None:
     room = create_room(server.http)
     ana = await Peer.join(server.ws, room["room"], room["token"], "Ana")
-    assert ana.welcome == {"type": "welcome", "peer": ana.id, "peers": [], "ice_servers": [], "resume": ana.welcome["resume"]}
+    assert ana.welcome == {
+        "type": "welcome", "peer": ana.id, "peers": [], "ice_servers": [], "resume": ana.welcome["resume"],
+        "ice_transport_policy": "all",
+    }
     assert len(ana.welcome["resume"]) > 20
 
     bo = await Peer.join(server.ws, room["room"], room["token"], "  보라 ")
@@ -142,9 +151,11 @@ async def test_ice_servers_and_turn_credentials(start_server) -> None:
         CLOV_TURN_URLS="turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349",
         CLOV_TURN_SECRET="coturn-secret",
         CLOV_TURN_TTL="600",
+        CLOV_ICE_TRANSPORT_POLICY="relay",
     )
     room = create_room(server.http)
     peer = await Peer.join(server.ws, room["room"], room["token"])
+    assert peer.welcome["ice_transport_policy"] == "relay"
     stun, turn = peer.welcome["ice_servers"]
     assert stun == {"urls": ["stun:stun.example.org:3478"]}
     assert turn["urls"] == ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"]
@@ -152,6 +163,24 @@ async def test_ice_servers_and_turn_credentials(start_server) -> None:
     assert user == peer.id and abs(int(expiry) - (time.time() + 600)) < 30
     expected = base64.b64encode(hmac.new(b"coturn-secret", turn["username"].encode(), hashlib.sha1).digest())
     assert turn["credential"] == expected.decode()
+
+
+async def test_a_member_of_a_long_booth_gets_fresh_turn_credentials(start_server) -> None:
+    # Credentials of 4 s and a heartbeat every second: renewed after 2 s, then again and again.
+    server = start_server(
+        CLOV_TURN_URLS="turn:turn.example.org:3478", CLOV_TURN_SECRET="coturn-secret",
+        CLOV_TURN_TTL="4", CLOV_MEMBER_TTL="3",
+    )
+    room = create_room(server.http)
+    peer = await Peer.join(server.ws, room["room"], room["token"])
+    first = int(peer.welcome["ice_servers"][0]["username"].split(":")[0])
+    renewed = await peer.receive_until("ice-servers", timeout=6)
+    (turn,) = renewed["ice_servers"]
+    expiry, user = turn["username"].split(":")
+    assert user == peer.id and int(expiry) > first
+    expected = base64.b64encode(hmac.new(b"coturn-secret", turn["username"].encode(), hashlib.sha1).digest())
+    assert turn["credential"] == expected.decode()
+    assert (await peer.receive_until("ice-servers", timeout=6))["type"] == "ice-servers"
 
 
 async def test_rejoin_keeps_the_peer_id_without_presence_noise(server) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -26,10 +27,10 @@ from signaling.protocol import (
 
 
 def test_module_imports_nothing_from_the_server() -> None:
-    source = open(protocol.__file__, encoding="utf-8").read()
+    source = Path(protocol.__file__).read_text(encoding="utf-8")
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    allowed = {"from __future__ import annotations", "import json", "import re", "import unicodedata",
-               "from dataclasses import dataclass, field", "from typing import Any, Union"}
+    allowed = {"from __future__ import annotations", "import json", "import math", "import re", "import unicodedata",
+               "from dataclasses import dataclass, field", "from typing import Any"}
     assert set(imports) <= allowed
 
 
@@ -93,6 +94,7 @@ def test_surrogate_pairs_are_characters() -> None:
 
 SERVER_MESSAGES = [
     Welcome(peer="abc", peers=[Peer("p1", "민지")], ice_servers=[{"urls": ["stun:x"]}]),
+    Welcome(peer="abc", peers=[], ice_servers=[{"urls": ["turn:x"]}], resume="r", ice_transport_policy="relay"),
     Error(code="room_full", message="full"),
     Signal(sender="abc", data={"sdp": "v=0"}),
     PeerJoined(peer=Peer("p2", "Bo")),
@@ -108,6 +110,19 @@ def test_server_messages_round_trip(message) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize("message", [Join(token="t", name="Ana"), Signal(to="abc", data={"a": [1]})], ids=["join", "signal"])
 def test_client_messages_round_trip(message) -> None:  # type: ignore[no-untyped-def]
     assert parse_client_message(encode(message)) == message
+
+
+@pytest.mark.parametrize("policy", ["none", "RELAY", 1, None, ["relay"]])
+def test_welcome_with_an_unknown_ice_transport_policy_is_refused(policy: object) -> None:
+    # The client hands it to RTCPeerConnection as it is: only the two values it takes.
+    raw = json.dumps({"type": "welcome", "peer": "abc", "peers": [], "ice_servers": [], "ice_transport_policy": policy})
+    with pytest.raises(ProtocolError):
+        parse_server_message(raw)
+
+
+def test_welcome_without_an_ice_transport_policy_means_all() -> None:
+    welcome = parse_server_message('{"type": "welcome", "peer": "abc", "peers": [], "ice_servers": []}')
+    assert isinstance(welcome, Welcome) and welcome.ice_transport_policy == "all"
 
 
 def test_signal_wire_form_uses_from_and_to() -> None:
@@ -126,6 +141,7 @@ message_like = st.fixed_dictionaries(
         "type": st.sampled_from(["join", "signal", "welcome", "error", "peer-joined", "peer-left"]) | json_values,
         "token": json_values, "name": json_values, "to": json_values, "from": json_values,
         "data": json_values, "peer": json_values, "peers": json_values, "ice_servers": json_values,
+        "ice_transport_policy": json_values,
         "code": json_values, "message": json_values,
     },
 )

@@ -69,16 +69,17 @@ def writers() -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Connection.write" and not t.done()]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def broker_class(request: pytest.FixtureRequest) -> Iterator[type[Broker]]:
     if request.param == "memory":
         yield MemoryBroker
         return
-    url = request.getfixturevalue("redis_server").url
+    cluster = request.param == "cluster"
+    url = request.getfixturevalue("redis_cluster" if cluster else "redis_server").url
 
     class LocalRedis(RedisBroker):
         def __init__(self) -> None:
-            super().__init__(url, member_ttl=30)
+            super().__init__(url, member_ttl=30, cluster=cluster)
 
     yield LocalRedis
 

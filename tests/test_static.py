@@ -163,7 +163,7 @@ def test_a_missing_folder_is_a_404_not_a_500(tmp_path) -> None:  # type: ignore[
 def test_the_checked_files_come_from_the_asset_step_and_the_model_recipe() -> None:
     from pathlib import Path
 
-    from signaling.static import ASSETS_COMMAND, MODELS_COMMAND, client_files
+    from signaling.clientbuild import ASSETS_COMMAND, MODELS_COMMAND, client_files
 
     root = Path(__file__).resolve().parent.parent
     files = client_files()
@@ -189,7 +189,7 @@ def _serve(root, **env: str):  # type: ignore[no-untyped-def]
 
     command = [sys.executable, "-m", "signaling.cli", "serve", "--port", "0"]
     environ = {**os.environ, "CLOV_STATIC_ROOT": str(root), **env}
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environ, timeout=30)
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environ, timeout=30, check=False)
 
 
 def test_serve_without_the_runtime_says_what_is_missing_and_how_to_build_it(tmp_path) -> None:  # type: ignore[no-untyped-def]

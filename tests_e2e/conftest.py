@@ -6,10 +6,13 @@ Fixtures (see each docstring):
   app_server         session  AppServer on Redis, serving the real app from the repo root
   start_app_server   function factory `(**env) -> AppServer`; `.stop()` / `.start()` / `.restart()`
                               keep the port, so pages can reconnect to a restarted server
+  static_host        function factory `(folder) -> StaticHost`: a plain static file server
+                              (python -m http.server, no COOP/COEP), as a static host would be
   browser            package  Chromium with CHROMIUM_FLAGS and the fake media (docs/architecture.md)
   launch_browser     package  factory `(*extra_flags, media=None) -> Browser` for another camera
   camera_browser     package  factory `(width, height, fps=30) -> Browser`: a camera of that kind
   small_camera_browser package the 320x240 one, for tests with three people
+  turn_server        session  coturn on loopback, secret TURN_SECRET (tests_e2e/coturn.py)
   open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
                               (separate storage) per call, with a request guard
 Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests).
@@ -29,13 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
-from tests.conftest import RedisServer, Server, redis_server  # noqa: F401 (fixture)
+from tests import conftest as base_conftest
+from tests.conftest import RedisServer, Server, free_port, wait_until
+from tests_e2e.coturn import TurnServer
 from tests_e2e.media import FakeMedia, make_fake_media, write_y4m
+
+redis_server = base_conftest.redis_server  # the same session fixture as the CPython tests'
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -82,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"end-to-end tests need `{tool}` (iproute2 / util-linux)")
     if set(interfaces_up()) <= {"lo"}:
         return
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         raise pytest.UsageError(
             f"cannot create a network namespace (`unshare -n` needs root): {probe.stderr.strip()}; "
@@ -151,6 +159,64 @@ def start_app_server(tmp_path: Path, redis_server: RedisServer) -> Iterator[Call
     for server in started:
         server.stop(signal.SIGKILL)
         _servers.remove(server)
+
+
+TURN_SECRET = "turn-secret-for-tests"  # coturn's static-auth-secret and the server's CLOV_TURN_SECRET
+
+
+@pytest.fixture(scope="session")
+def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TurnServer]:
+    """Debian's coturn on 127.0.0.1 with `use-auth-secret` TURN_SECRET; give a server
+    `CLOV_TURN_URLS=turn_server.url` and `CLOV_TURN_SECRET=TURN_SECRET`."""
+    server = TurnServer(tmp_path_factory.mktemp("coturn"), TURN_SECRET).start()
+    yield server
+    server.stop()
+
+
+class StaticHost:
+    """`python -m http.server` serving one folder: files as they are, none of our headers."""
+
+    def __init__(self, folder: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(folder),
+                 str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+            )
+        assert wait_until(self._listening, 20), f"static server did not start:\n{self.log_tail()}"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _listening(self) -> bool:
+        try:
+            return httpx.get(self.origin + "/", timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture
+def static_host(tmp_path: Path) -> Iterator[Callable[[Path], StaticHost]]:
+    """Factory: `static_host(folder)` serves `folder` (it may be filled later); its origin counts
+    as local for `open_page`. Stopped after the test."""
+    started: list[StaticHost] = []
+
+    def start(folder: Path) -> StaticHost:
+        host = StaticHost(folder, tmp_path / f"static-{len(started)}.log")
+        started.append(host)
+        _servers.append(host)  # type: ignore[arg-type]
+        return host
+
+    yield start
+    for host in started:
+        host.process.kill()
+        host.process.wait(15)
+        _servers.remove(host)  # type: ignore[arg-type]
 
 
 # --- browser -----------------------------------------------------------------------------------
@@ -316,4 +382,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(("browser pages", "\n".join(log.report(p) for p, log in logs.items())))
         for server in _servers:
             report.sections.append((f"server {server.origin} (last lines)", server.log_tail()))
+        turn = getattr(item, "funcargs", {}).get("turn_server")
+        if turn is not None:
+            report.sections.append(("turnserver (last lines)", turn.log_tail()))
     return report

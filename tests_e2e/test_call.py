@@ -274,7 +274,7 @@ def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenP
     seventh.click("#join")
     seventh.wait_for_selector("html[data-screen='error']", state="attached")
     assert "full" in seventh.inner_text("#error-message")
-    assert seventh.get_attribute("#back-to-lobby", "href") == "/"
+    assert seventh.eval_on_selector("#back-to-lobby", "a => a.href") == seventh.evaluate("location.origin") + "/"
 
 
 def test_an_invite_to_a_full_booth_says_so_at_once(open_page: OpenPage, app_server: AppServer) -> None:
