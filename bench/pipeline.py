@@ -8,7 +8,14 @@ timings (`globalThis.clovDiagnostics()`, the diagnostics panel's data) are colle
 while and summarised as p50/p95 per stage and achieved frames per second.
 Goal on a 2-core machine: whole pipeline p50 <= 20 ms.
 
-    .venv/bin/python bench/pipeline.py [--seconds 20] [--threads 1 2]
+With `--peer mediapipe`, MediaPipe's own web runtime then runs on the same camera in the same
+browser for as long (bench/mediapipe_peer.py: tasks-vision's ImageSegmenter and the legacy
+FaceMesh, CPU, one thread, one after the other on each frame; fetched once into
+~/.cache/clov-bench/mediapipe/ from npm and PyPI), and the ratios CLOV / MediaPipe are printed:
+whole pipeline p50 against segmentation p50 + face mesh p50, and the segmentation stage with one
+thread against the ImageSegmenter. Goals: whole pipeline <= 0.6x, segmentation <= 0.8x.
+
+    .venv/bin/python bench/pipeline.py [--seconds 20] [--threads 1 2] [--peer mediapipe]
 
 Runs Chromium in a loopback-only network namespace (re-executes itself under `unshare -n`).
 """
@@ -30,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, sync_playwright
 
+from bench import mediapipe_peer
 from bench.join import isolate
 from tests.conftest import Server
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
@@ -76,12 +84,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--peer", choices=["mediapipe"], help="also run MediaPipe's web runtime and compare")
     args = parser.parse_args()
+    if args.peer:
+        mediapipe_peer.prepare()  # needs the network, which isolate() takes away
     isolate()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
     media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
     server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
     results = {}
+    peer = None
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -89,6 +101,8 @@ def main() -> None:
             )
             for threads in args.threads:
                 results[threads] = measure(browser, server.http, threads, args.seconds)
+            if args.peer:
+                peer = mediapipe_peer.measure(browser, WARM_UP_S, args.seconds)
             browser.close()
     finally:
         server.stop()
@@ -105,6 +119,46 @@ def main() -> None:
                 print(f"  {stage:<14}{'did not run':>18}")
     print("\n(send: after `total`, until the GPU has finished the packed frame and it is in the sent track)")
     print("goal: whole pipeline (total) p50 <= 20 ms")
+    if peer is not None:
+        print_comparison(results, peer)
+
+
+def print_comparison(results: dict, peer: dict) -> None:  # type: ignore[type-arg]
+    """MediaPipe's figures, then CLOV / MediaPipe p50 ratios and the issue's goals for them."""
+    print(f"\nMediaPipe web runtime (tasks-vision {mediapipe_peer.TASKS_VISION} ImageSegmenter + "
+          f"face_mesh {mediapipe_peer.FACE_MESH}, CPU, 1 thread): {peer['frames']} frames, "
+          f"{peer['fps']:.1f} fps achieved, {peer['camera']} camera, {peer['faces']} face(s) found, "
+          f"{peer['foreground']:.0%} of the frame foreground")
+    print(f"  {'step':<14}{'p50 ms':>9}{'p95 ms':>9}")
+    for step, label in (("segmentation", "segmentation"), ("face_mesh", "face mesh"), ("both", "both")):
+        values = peer[step]
+        print(f"  {label:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
+    print("  requests to other origins (aborted): " + (", ".join(peer["foreign"]) or "none"))
+
+    mediapipe_segmentation = statistics.median(peer["segmentation"])
+    mediapipe_total = mediapipe_segmentation + statistics.median(peer["face_mesh"])
+    wholes = [(statistics.median(result["stages"]["total"]), threads)
+              for threads, result in results.items() if result["stages"]["total"]]
+    clov_segmentation = results[1]["stages"]["segmentation"] if 1 in results else []
+    rows = [(f"whole pipeline, {threads} thread{'s' if threads > 1 else ''}", clov, mediapipe_total)
+            for clov, threads in wholes]
+    if clov_segmentation:
+        rows.append(("segmentation, 1 thread", statistics.median(clov_segmentation), mediapipe_segmentation))
+    print("\nCLOV / MediaPipe, p50 (MediaPipe's whole pipeline: segmentation p50 + face mesh p50)")
+    print(f"  {'':<28}{'CLOV ms':>9}{'MediaPipe':>11}{'ratio':>8}")
+    for label, clov, mediapipe in rows:
+        print(f"  {label:<28}{clov:9.2f}{mediapipe:11.2f}{clov / mediapipe:7.2f}x")
+
+    if wholes:  # the goal is for CLOV's best thread count
+        clov, threads = min(wholes)
+        ratio = clov / mediapipe_total
+        print(f"goal: whole pipeline <= 0.6x MediaPipe: {'met' if ratio <= 0.6 else 'not met'} "
+              f"({ratio:.2f}x, {threads} thread{'s' if threads > 1 else ''})")
+    if clov_segmentation:
+        ratio = statistics.median(clov_segmentation) / mediapipe_segmentation
+        print(f"goal: segmentation <= 0.8x tasks-vision: {'met' if ratio <= 0.8 else 'not met'} ({ratio:.2f}x)")
+    else:
+        print("goal: segmentation <= 0.8x tasks-vision: not measured (needs --threads 1)")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,18 @@ Run from the repository root with the project's virtual environment:
     .venv/bin/python bench/signaling.py                     # 500 rooms x 6, 5,000 msg/s, 20 s, both brokers
     .venv/bin/python bench/signaling.py --rooms 20 --rate 500 --seconds 5 --broker memory
     .venv/bin/python bench/signaling.py --loadgen-procs 2   # split the simulated peers over 2 processes
+    .venv/bin/python bench/signaling.py --broker memory --peer peerjs  # then PeerJS, same load; ratios
+    .venv/bin/python bench/signaling.py --broker redis-2    # two instances on one Redis
+    .venv/bin/python bench/signaling.py --broker cluster-2  # two instances on a 3-node Redis Cluster
 
-It starts the server itself (and, for the Redis broker, a throwaway `redis-server` on a free port),
-then one or more load-generator processes. Each load generator creates its share of the rooms over
+With `--peer peerjs` the same load then runs against the PeerJS server (npm `peer`, installed into
+a cache folder on first use; needs node and npm), measured the same way: see bench/peerjs.py.
+
+It starts the server itself (and, for the Redis brokers, a throwaway `redis-server` on a free port,
+or three in cluster mode), then one or more load-generator processes. `redis-2` and `cluster-2`
+start two `clov serve` instances on the same Redis and put half of each room on each (a room's
+sockets alternate between them); every signal then goes to a peer on the other instance, so each
+one crosses Redis (membership check and publish in one script, then the receiver's instance). Each load generator creates its share of the rooms over
 `POST /api/rooms`, opens six sockets per room (JOIN_CONCURRENCY in flight at once) and times
 connect + join -> welcome. On the go signal, every generator sends `signal` messages at its share
 of `--rate` from random peers to random other peers in the same room, paced by a fixed-interval
@@ -17,7 +26,7 @@ Linux is system-wide anyway).
 
 Printed per broker: sockets held, join and relay latency p50/p99, messages sent and delivered per
 second, messages lost, server (and redis-server) RSS when idle, with all sockets held, and at the
-end, and CPU use. The load generators share the machine's cores with the server, so their CPU use
+end (summed over instances and Redis nodes), and CPU use (per instance; Redis nodes summed). The load generators share the machine's cores with the server, so their CPU use
 is shown too. Exit status 0 whatever the figures; non-zero only when the benchmark itself fails.
 """
 
@@ -41,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -94,6 +103,10 @@ class RelayReport:
     cpu_seconds: float
 
 
+# How many `clov serve` instances a run with each CLOV broker starts.
+INSTANCES = {"memory": 1, "redis": 1, "redis-2": 2, "cluster-2": 2}
+
+
 @dataclass
 class Row:
     broker: str
@@ -111,7 +124,8 @@ class Row:
     disconnects: Counter[str]
     server_rss_mb: tuple[float, float, float]
     redis_rss_mb: float | None
-    server_cpu: float
+    server_cpu: float  # all instances together
+    instance_cpu: tuple[float, ...]
     redis_cpu: float | None
     loadgen_cpu: float
     other_cpu: float
@@ -127,6 +141,7 @@ class SimPeer:
     ws: ClientConnection
     id: str
     reader: asyncio.Task[None]
+    instance: int = 0  # which server it joined
 
 
 class Recorder:
@@ -178,14 +193,14 @@ async def _create_rooms(base: str, count: int) -> list[tuple[str, str]]:
 
 
 async def _join(
-    ws_base: str, room: str, token: str, name: str, limit: asyncio.Semaphore, recorder: Recorder,
-    join_ns: list[int], failures: Counter[str],
+    ws_bases: list[str], instance: int, room: str, token: str, name: str, limit: asyncio.Semaphore,
+    recorder: Recorder, join_ns: list[int], failures: Counter[str],
 ) -> SimPeer | None:
     async with limit:
         start = time.monotonic_ns()
         try:
             ws = await connect(
-                f"{ws_base}/ws/{room}", compression=None, proxy=None, ping_interval=None,
+                f"{ws_bases[instance]}/ws/{room}", compression=None, proxy=None, ping_interval=None,
                 open_timeout=30, close_timeout=2,
             )
             await ws.send(json.dumps({"type": "join", "token": token, "name": name}))
@@ -199,20 +214,23 @@ async def _join(
             return None
         join_ns.append(time.monotonic_ns() - start)
     # Reading starts only after the welcome, as a real client's would.
-    return SimPeer(ws, welcome["peer"], asyncio.create_task(_read(ws, recorder)))
+    return SimPeer(ws, welcome["peer"], asyncio.create_task(_read(ws, recorder)), instance)
 
 
 async def _join_all(
     http_base: str, rooms: int, recorder: Recorder
 ) -> tuple[list[list[SimPeer]], JoinReport]:
-    invites = await _create_rooms(http_base, rooms)
-    ws_base = "ws" + http_base[len("http"):]
+    """`http_base`: the servers' base URLs, space-separated. Rooms are made on the first; a room's
+    sockets alternate between them."""
+    http_bases = http_base.split()
+    invites = await _create_rooms(http_bases[0], rooms)
+    ws_bases = ["ws" + base[len("http"):] for base in http_bases]
     limit = asyncio.Semaphore(JOIN_CONCURRENCY)
     join_ns: list[int] = []
     failures: Counter[str] = Counter()
     start = time.monotonic()
     joins = [
-        _join(ws_base, room, token, f"peer {i}", limit, recorder, join_ns, failures)
+        _join(ws_bases, i % len(ws_bases), room, token, f"peer {i}", limit, recorder, join_ns, failures)
         for room, token in invites
         for i in range(ROOM_SIZE)
     ]
@@ -225,8 +243,22 @@ async def _join_all(
     return by_room, JoinReport(joined, failures, join_ns, seconds)
 
 
-async def _relay(rooms: list[list[SimPeer]], rate: float, seconds: float, recorder: Recorder) -> RelayReport:
-    senders = [(p, [q.id for q in room if q is not p]) for room in rooms for p in room if len(room) > 1]
+def _signal(to: str, data: dict[str, Any]) -> str:
+    return json.dumps({"type": "signal", "to": to, "data": data})
+
+
+async def _relay(
+    rooms: list[list[SimPeer]], rate: float, seconds: float, recorder: Recorder,
+    encode: Callable[[str, dict[str, Any]], str] = _signal,
+) -> RelayReport:
+    senders = []
+    for room in rooms:
+        # With several servers, only to peers on another one: the path through the broker is measured.
+        across = len({q.instance for q in room}) > 1
+        for p in room:
+            others = [q.id for q in room if q is not p and not (across and q.instance == p.instance)]
+            if others:
+                senders.append((p, others))
     rng = random.Random()
     sent = send_failures = ticks = 0
     cpu_start = time.process_time()
@@ -239,7 +271,7 @@ async def _relay(rooms: list[list[SimPeer]], rate: float, seconds: float, record
             peer, others = rng.choice(senders)
             data = {"t": time.monotonic_ns(), "candidate": CANDIDATE}
             try:
-                await peer.ws.send(json.dumps({"type": "signal", "to": rng.choice(others), "data": data}))
+                await peer.ws.send(encode(rng.choice(others), data))
             except websockets.ConnectionClosed:
                 send_failures += 1
                 recorder.errors["send failed: socket closed"] += 1
@@ -282,8 +314,14 @@ async def _generate(pipe: Connection, http_base: str, rooms: int, rate: float, s
     await _close_all(by_room, recorder)
 
 
-def loadgen_main(pipe: Connection, http_base: str, rooms: int, rate: float, seconds: float) -> None:
-    """Entry point of one load-generator process: drives `rooms` rooms at `rate` messages/s."""
+Generate = Callable[[Connection, str, int, float, float], Awaitable[None]]
+
+
+def loadgen_main(
+    pipe: Connection, http_base: str, rooms: int, rate: float, seconds: float, generate: Generate = _generate
+) -> None:
+    """Entry point of one load-generator process: drives `rooms` rooms at `rate` messages/s;
+    `generate` speaks the server's dialect (bench/peerjs.py has PeerJS's)."""
     raise_nofile()
     try:
         import uvloop
@@ -292,7 +330,7 @@ def loadgen_main(pipe: Connection, http_base: str, rooms: int, rate: float, seco
     else:
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_generate(pipe, http_base, rooms, rate, seconds))
+        runner.run(generate(pipe, http_base, rooms, rate, seconds))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,6 +379,39 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def redis_cluster() -> Iterator[tuple[list[subprocess.Popen[bytes]], int]]:
+    """A throwaway Redis Cluster: three primaries with no persistence on free ports; yields the
+    processes and one node's port."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        ports = [_free_port() for _ in range(3)]
+        processes = []
+        for port in ports:
+            args = [binary, "--port", str(port), "--cluster-port", str(_free_port()), "--bind", "127.0.0.1",
+                    "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", "--dir", tmp,
+                    "--save", "", "--appendonly", "no"]
+            process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(_stop, process)
+            processes.append(process)
+        for process, port in zip(processes, ports):
+            _wait_for_redis(process, port)
+        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        nodes = [f"127.0.0.1:{port}" for port in ports]
+        subprocess.run([cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, timeout=30)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not all("cluster_state:ok" in _redis_cli(cli, port, "CLUSTER", "INFO") for port in ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+        yield processes, ports[0]
+
+
+def _redis_cli(cli: str, port: int, *command: str) -> str:
+    return subprocess.run([cli, "-p", str(port), *command], check=True, capture_output=True, text=True, timeout=10).stdout
 
 
 @contextlib.contextmanager
@@ -398,26 +469,29 @@ def clov_server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Pop
         process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_health(process, base, log)
+        wait_for_answer(process, f"{base}/healthz", log, "clov serve")
         yield process, base
     finally:
         _stop(process)
 
 
-def _wait_for_health(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+def wait_for_answer(process: subprocess.Popen[bytes], url: str, log: Path, name: str) -> None:
+    """Return once `url` answers 200; raise with the end of `log` if `process` exits or stays silent."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"clov serve exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1, trust_env=False).status_code == 200:
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
                 return
         time.sleep(0.1)
-    raise RuntimeError(f"clov serve did not become healthy:\n{log.read_text()[-2000:]}")
+    raise RuntimeError(f"{name} did not answer {url}:\n{log.read_text()[-2000:]}")
 
 
 @contextlib.contextmanager
-def loadgens(base: str, rooms: int, rate: float, seconds: float, procs: int) -> Iterator[list[Connection]]:
+def loadgens(
+    base: str, rooms: int, rate: float, seconds: float, procs: int, generate: Generate = _generate
+) -> Iterator[list[Connection]]:
     """Start `procs` generators, rooms and rate split between them; yields their pipes."""
     context = multiprocessing.get_context("spawn")
     shares = [rooms // procs + (1 if i < rooms % procs else 0) for i in range(procs)]
@@ -427,7 +501,8 @@ def loadgens(base: str, rooms: int, rate: float, seconds: float, procs: int) -> 
         for share in filter(None, shares):
             parent, child = context.Pipe()
             worker = context.Process(
-                target=loadgen_main, args=(child, base, share, rate * share / rooms, seconds), daemon=True
+                target=loadgen_main, args=(child, base, share, rate * share / rooms, seconds, generate),
+                daemon=True,
             )
             worker.start()
             child.close()  # so a crashed generator shows as EOF, not a hang
@@ -483,20 +558,21 @@ def _server_log(log: Path) -> Counter[str]:
 
 
 def run_broker(broker: str, args: argparse.Namespace) -> Row:
-    """One full benchmark run against a fresh server with `broker`."""
+    """One full benchmark run against fresh servers with `broker`."""
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "server.log"
-        row = _measure(broker, args, log)
-        # Read once the server has stopped, so its shutdown is in the log too.
-        row.server_log = _server_log(log)
+        logs = [Path(tmp) / f"server-{i}.log" for i in range(INSTANCES.get(broker, 1))]
+        row = _measure(broker, args, logs)
+        # Read once the servers have stopped, so their shutdown is in the log too.
+        row.server_log = sum((_server_log(log) for log in logs), Counter())
     return row
 
 
 class CpuMeter:
-    """CPU used by the server, redis-server and the whole machine since construction, in cores."""
+    """CPU used by the servers, the Redis nodes and the whole machine since construction, in cores."""
 
-    def __init__(self, server_pid: int, redis_pid: int | None) -> None:
-        self.pids = {"server": server_pid, **({"redis": redis_pid} if redis_pid else {})}
+    def __init__(self, server_pids: list[int], redis_pids: list[int]) -> None:
+        self.pids = {f"server {i}": pid for i, pid in enumerate(server_pids)}
+        self.pids |= {f"redis {i}": pid for i, pid in enumerate(redis_pids)}
         self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.start["machine"] = machine_busy_seconds()
         self.started = time.monotonic()
@@ -508,31 +584,47 @@ class CpuMeter:
         return {name: (used[name] - self.start[name]) / wall for name in used} | {"wall": wall}
 
 
-def _measure(broker: str, args: argparse.Namespace, log: Path) -> Row:
+def _measure(broker: str, args: argparse.Namespace, logs: list[Path]) -> Row:
     with contextlib.ExitStack() as stack:
-        redis_pid = None
+        redis_pids: list[int] = []
         redis_url = ""
-        if broker == "redis":
+        if broker in ("redis", "redis-2"):
             redis, port = stack.enter_context(redis_server())
-            redis_pid, redis_url = redis.pid, f"redis://127.0.0.1:{port}/0"
-        server, base = stack.enter_context(clov_server(_server_env(redis_url, args.rate, args.rooms), log))
-        idle_rss = rss_mb(server.pid)
-        print(f"[{broker}] server up at {base}; joining {args.rooms * ROOM_SIZE} sockets", flush=True)
+            redis_pids, redis_url = [redis.pid], f"redis://127.0.0.1:{port}/0"
+        elif broker == "cluster-2":
+            nodes, port = stack.enter_context(redis_cluster())
+            redis_pids, redis_url = [node.pid for node in nodes], f"redis://127.0.0.1:{port}"
+        generate = _generate
+        if broker == "peerjs":
+            import peerjs  # bench/peerjs.py, beside this script; only this run needs it (and node)
 
-        pipes = stack.enter_context(loadgens(base, args.rooms, args.rate, args.seconds, args.loadgen_procs))
+            servers = [stack.enter_context(peerjs.peerjs_server(args.rooms * ROOM_SIZE, logs[0]))]
+            generate = peerjs.generate
+        else:
+            env = _server_env(redis_url, args.rate, args.rooms)
+            env["CLOV_REDIS_CLUSTER"] = "1" if broker == "cluster-2" else "0"
+            servers = [stack.enter_context(clov_server(env, log)) for log in logs]
+        pids = [server.pid for server, _ in servers]
+        base = " ".join(base for _, base in servers)  # _join_all spreads each room over them
+        idle_rss = sum(rss_mb(pid) for pid in pids)
+        print(f"[{broker}] {len(servers)} server(s) up at {base}; joining {args.rooms * ROOM_SIZE} sockets", flush=True)
+
+        pipes = stack.enter_context(
+            loadgens(base, args.rooms, args.rate, args.seconds, args.loadgen_procs, generate)
+        )
         joins: list[JoinReport] = _gather(pipes, 60 + args.rooms)
         _print_joins(broker, joins)
         time.sleep(1)  # let the join burst settle before reading memory
-        held_rss = rss_mb(server.pid)
+        held_rss = sum(rss_mb(pid) for pid in pids)
 
         print(f"[{broker}] relaying {args.rate} msg/s for {args.seconds} s", flush=True)
-        meter = CpuMeter(server.pid, redis_pid)
+        meter = CpuMeter(pids, redis_pids)
         for pipe in pipes:
             pipe.send("go")
         relays: list[RelayReport] = _gather(pipes, args.seconds + DRAIN_TIMEOUT_S + 60)
         cpu = meter.read()
-        end_rss = rss_mb(server.pid)
-        redis_rss = rss_mb(redis_pid) if redis_pid else None
+        end_rss = sum(rss_mb(pid) for pid in pids)
+        redis_rss = sum(rss_mb(pid) for pid in redis_pids) if redis_pids else None
         for pipe in pipes:
             pipe.send("close")
     return _row(broker, args, joins, relays, (idle_rss, held_rss, end_rss), redis_rss, cpu)
@@ -550,6 +642,8 @@ def _row(
 ) -> Row:
     window = max(r.window_seconds for r in relays)
     loadgen_cpu = sum(r.cpu_seconds for r in relays) / cpu["wall"]
+    instance_cpu = tuple(v for name, v in cpu.items() if name.startswith("server"))
+    redis_cpu = sum(v for name, v in cpu.items() if name.startswith("redis")) if "redis 0" in cpu else None
     return Row(
         broker=broker,
         procs=len(relays),
@@ -566,11 +660,12 @@ def _row(
         disconnects=sum((r.disconnects for r in relays), Counter()),
         server_rss_mb=server_rss,
         redis_rss_mb=redis_rss,
-        server_cpu=cpu["server"],
-        redis_cpu=cpu.get("redis"),
+        server_cpu=sum(instance_cpu),
+        instance_cpu=instance_cpu,
+        redis_cpu=redis_cpu,
         loadgen_cpu=loadgen_cpu,
         # Anything else running on the machine competes for the same cores; say how much.
-        other_cpu=max(0.0, cpu["machine"] - cpu["server"] - cpu.get("redis", 0.0) - loadgen_cpu),
+        other_cpu=max(0.0, cpu["machine"] - sum(instance_cpu) - (redis_cpu or 0.0) - loadgen_cpu),
     )
 
 
@@ -599,23 +694,25 @@ def verdict(row: Row) -> str:
 def print_table(rows: list[Row]) -> None:
     """One line per broker, then the verdicts and anything the server logged."""
     header = (
-        f"{'broker':<7} {'gens':>4} {'sockets':>7} {'join p50/p99 ms':>16} {'relay p50/p99 ms':>17} "
+        f"{'broker':<9} {'gens':>4} {'sockets':>7} {'join p50/p99 ms':>16} {'relay p50/p99 ms':>17} "
         f"{'sent/s':>7} {'deliv/s':>7} {'lost':>5} {'err':>5} {'drop':>4} "
-        f"{'srv RSS idle/held/end MB':>25} {'redis MB':>8} {'CPU srv/redis/gen/other':>23}"
+        f"{'srv RSS idle/held/end MB':>25} {'redis MB':>8} {'CPU srv/redis/gen/other':>27}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for r in rows:
         rss = "/".join(f"{v:.0f}" for v in r.server_rss_mb)
         redis_mb = f"{r.redis_rss_mb:.0f}" if r.redis_rss_mb is not None else "-"
         redis_cpu = f"{r.redis_cpu:.0%}" if r.redis_cpu is not None else "-"
-        cpu = f"{r.server_cpu:.0%}/{redis_cpu}/{r.loadgen_cpu:.0%}/{r.other_cpu:.0%}"
+        servers = "+".join(f"{c:.0%}" for c in r.instance_cpu)
+        cpu = f"{servers}/{redis_cpu}/{r.loadgen_cpu:.0%}/{r.other_cpu:.0%}"
         print(
-            f"{r.broker:<7} {r.procs:>4} {r.sockets:>7} {r.join_ms[0]:>7.1f}/{r.join_ms[1]:<8.1f} "
+            f"{r.broker:<9} {r.procs:>4} {r.sockets:>7} {r.join_ms[0]:>7.1f}/{r.join_ms[1]:<8.1f} "
             f"{r.relay_ms[0]:>8.1f}/{r.relay_ms[1]:<8.1f} {r.sent_per_s:>7.0f} {r.delivered_per_s:>7.0f} "
-            f"{r.lost:>5} {r.errors.total():>5} {r.disconnects.total():>4} {rss:>25} {redis_mb:>8} {cpu:>23}"
+            f"{r.lost:>5} {r.errors.total():>5} {r.disconnects.total():>4} {rss:>25} {redis_mb:>8} {cpu:>27}"
         )
     print(f"\nmachine: {os.cpu_count()} CPUs shared by server, redis-server, load generators and any "
-          "other process ('other'); CPU is % of one core over the relay phase")
+          "other process ('other'); CPU is % of one core over the relay phase, a+b for two instances; "
+          "RSS summed over instances, redis over nodes")
     print(f"lost: sent but not delivered {DRAIN_TIMEOUT_S:.0f} s after sending stopped; err: error replies "
           "and failed sends; drop: sockets closed by the server")
     for r in rows:
@@ -637,7 +734,14 @@ def parse_args() -> argparse.Namespace:
         "--rate", type=int, default=TARGET_RATE, help="signals per second, all peers together (default 5000)"
     )
     parser.add_argument("--seconds", type=float, default=20, help="how long to relay (default 20)")
-    parser.add_argument("--broker", choices=["memory", "redis", "both"], default="both", help="default both")
+    parser.add_argument(
+        "--broker", choices=[*INSTANCES, "both"], default="both",
+        help="both: memory then redis; redis-2, cluster-2: two instances, rooms split across them (default both)",
+    )
+    parser.add_argument(
+        "--peer", choices=["peerjs"],
+        help="then the same load against this server (PeerJS 1.0.2, from npm), and CLOV/peer ratios",
+    )
     parser.add_argument("--loadgen-procs", type=int, default=1, help="load-generator processes (default 1)")
     args = parser.parse_args()
     if args.rooms < 1 or args.rate < 1 or args.seconds <= 0 or args.loadgen_procs < 1:
@@ -653,6 +757,11 @@ def main() -> int:
     brokers = ["memory", "redis"] if args.broker == "both" else [args.broker]
     rows = []
     try:
+        if args.peer:
+            import peerjs  # bench/peerjs.py, beside this script
+
+            peerjs.install()  # before any run, so a failed install wastes none
+            brokers.append("peerjs")
         for broker in brokers:
             rows.append(run_broker(broker, args))
     except RuntimeError as exc:
@@ -662,6 +771,8 @@ def main() -> int:
         print("interrupted; server and redis-server stopped", file=sys.stderr)
         return 130
     print_table(rows)
+    if args.peer:
+        peerjs.print_ratios(rows)
     return 0
 
 
