@@ -136,7 +136,10 @@ OPTIONS: tuple[Option, ...] = (
     # cover a booth session, a rejoin brings fresh ones, and coturn checks them only when a
     # relay is allocated, so a call that outlasts them goes on.
     Option(
-        "turn_ttl", "14400", "seconds ephemeral TURN credentials stay valid (renewed on every rejoin, and for members still in a booth at half that)",
+        "turn_ttl",
+        "14400",
+        "seconds ephemeral TURN credentials stay valid (renewed on every rejoin, and for members "
+        "still in a booth at half that)",
         _positive(int),
     ),
     Option(
