@@ -12,6 +12,8 @@ const language = (localStorage.getItem("clov.language") || navigator.language ||
 document.documentElement.lang = language === "ko" ? "ko" : "en";
 
 const booting = () => stage.isConnected;
+// A page written by `clov build` for a static host: its missing files are the site's, not a server's.
+const onStaticHost = document.querySelector('meta[name="clov-signaling"]') !== null;
 
 // The error line under the stage, in both languages like the rest of the screen.
 let failed = false;
@@ -38,11 +40,19 @@ function fail(detail) {
   if (failed || !booting()) return;
   failed = true;
   clearTimeout(stallTimer);
-  say(
-    "The app could not load. Reload the page; if this keeps happening, the server is missing files: whoever runs it should run scripts/setup.sh.",
-    "앱을 불러오지 못했습니다. 페이지를 새로 고치세요. 계속 이러면 서버에 파일이 없는 것이니, 서버를 운영하는 사람이 scripts/setup.sh를 실행해야 합니다.",
-    detail,
-  );
+  if (onStaticHost) {
+    say(
+      "The app could not load. Reload the page; if this keeps happening, the site is missing files: whoever publishes it should make it again with clov build and upload all of it.",
+      "앱을 불러오지 못했습니다. 페이지를 새로 고치세요. 계속 이러면 사이트에 파일이 없는 것이니, 사이트를 올리는 사람이 clov build로 다시 만들어 전부 올려야 합니다.",
+      detail,
+    );
+  } else {
+    say(
+      "The app could not load. Reload the page; if this keeps happening, the server is missing files: whoever runs it should run scripts/setup.sh.",
+      "앱을 불러오지 못했습니다. 페이지를 새로 고치세요. 계속 이러면 서버에 파일이 없는 것이니, 서버를 운영하는 사람이 scripts/setup.sh를 실행해야 합니다.",
+      detail,
+    );
+  }
   bar.removeAttribute("value"); // no more progress to show
   document.getElementById("loading")?.setAttribute("aria-busy", "false");
 }

@@ -14,7 +14,9 @@ const timers = [];
 const listeners = {};
 Object.assign(globalThis, {
   Element, HTMLScriptElement, HTMLLinkElement, window: globalThis,
-  document: { getElementById: (id) => byId[id], createElement: (t) => new Element(t), documentElement: {}, body: new Element("body") },
+  document: { getElementById: (id) => byId[id], createElement: (t) => new Element(t), documentElement: {}, body: new Element("body"),
+    // The page `clov build` writes names its signaling server in a <meta>.
+    querySelector: (sel) => (scenario.endsWith("-static") && sel.includes("clov-signaling") ? new Element("meta") : null) },
   localStorage: { getItem: () => null }, location: { href: "http://host/", origin: "http://host" },
   PerformanceObserver: class { observe() {} }, MutationObserver: class { observe() {} },
   setTimeout: (f) => timers.push(f), clearTimeout: () => {},
@@ -24,7 +26,7 @@ Object.assign(globalThis, {
 Object.defineProperty(globalThis, "navigator", { value: { language: "ko-KR" } });
 await import(file);
 const line = () => byId["loading-error"] && Object.fromEntries(byId["loading-error"].children.map((c) => [c.lang, c.textContent]));
-if (scenario === "fetch404") await fetch("/assets/pyodide/missing.wasm");
+if (scenario.startsWith("fetch404")) await fetch("/assets/pyodide/missing.wasm");
 if (scenario === "fetchok") await fetch("/assets/pyodide/pyodide.mjs");
 if (scenario === "script") { const s = new HTMLScriptElement("script"); s.src = "http://host/assets/pyscript/core.js"; listeners.error[0]({ target: s }); }
 if (scenario === "stall") timers.at(-1)();

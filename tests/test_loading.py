@@ -38,6 +38,13 @@ def test_a_file_that_fails_to_load_is_an_error_with_what_to_do(scenario: str, de
     assert "새로 고치세요" in line["ko"]
 
 
+def test_on_a_static_host_the_error_says_to_build_the_site_again() -> None:
+    line = run("fetch404-static")
+    assert line is not None and "/assets/pyodide/missing.wasm: 404" in line["en"]
+    assert "clov build" in line["en"] and "clov build" in line["ko"]
+    assert "setup.sh" not in line["en"] + line["ko"]
+
+
 def test_a_stage_stuck_for_a_minute_says_so() -> None:
     line = run("stall")
     assert line is not None and "minute" in line["en"] and "1분" in line["ko"]
