@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import hiredis
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection, ConnectionPool
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from signaling.broker import Broker, BrokerUnavailable, Deliver, NoSuchRoom, RoomFull
 from signaling.protocol import Peer, PeerLeft, encode
@@ -45,10 +47,20 @@ from signaling.protocol import Peer, PeerLeft, encode
 log = logging.getLogger("clov.redis")
 
 MAX_CONNECTIONS = 64
+# Relayed messages bound for one node wait here while the node's pipeline is out; beyond this
+# many, Redis is not keeping up and a send fails as it does when Redis is down, instead of
+# holding more and more of them in memory.
+PUBLISH_QUEUE_LIMIT = 4096
+# The most commands one pipeline carries, so one round trip's reply stays a bounded read.
+PUBLISH_BATCH = 512
 # How long a join waits for the relay connection of its room's node (a fresh one, or one that
 # is reconnecting) before it is turned away.
 SUBSCRIBE_WAIT_S = 5.0
 _OPTIONS: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2, "socket_timeout": 5}
+# The relay connections speak RESP2, where a shard message is a plain reply: RESP3 (redis-py's
+# default from 8.0) makes it a push message, with a debug log line formatted for each one. Their
+# reads wait for the next message however long it takes.
+_PUBSUB_OPTIONS: dict[str, Any] = {**_OPTIONS, "protocol": 2, "socket_timeout": None}
 # What an unreachable Redis raises; the cluster client's own errors (no reachable node, an
 # uncovered slot) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException, OSError)
@@ -200,6 +212,102 @@ class _Shard:
             await asyncio.gather(pubsub.aclose(), return_exceptions=True)
 
 
+class _Publisher:
+    """The relay's commands for one node (send scripts, broadcasts), written as pipelines.
+
+    One pipeline is out at a time and carries everything queued since the previous one left,
+    up to PUBLISH_BATCH: under load a round trip delivers hundreds of signals instead of one,
+    and the node runs the commands in the order they were queued, so one sender's signals
+    arrive in order. Each command gets its own reply or error; only a lost connection fails a
+    whole pipeline.
+    """
+
+    def __init__(self, node: ConnectionPool | ClusterNode, limit: asyncio.Semaphore) -> None:
+        # The connections the broker's other commands to the node use: already open when a
+        # room's first message goes out right after its first join.
+        self.node = node
+        self.limit = limit  # the broker's commands in flight, which this pipeline counts among
+        self.queue: deque[tuple[tuple[Any, ...], asyncio.Future[Any]]] = deque()
+        self.flusher: asyncio.Task[None] | None = None
+
+    def submit(self, command: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if len(self.queue) >= PUBLISH_QUEUE_LIMIT:
+            raise BrokerUnavailable(f"Redis is not keeping up: {len(self.queue)} messages wait for it")
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((command, future))
+        if self.flusher is None:
+            # Started, not run: the other sockets ready in this turn of the event loop queue
+            # their signals before the first pipeline leaves.
+            self.flusher = asyncio.create_task(self._flush())
+        return future
+
+    async def close(self) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
+            await asyncio.gather(self.flusher, return_exceptions=True)
+        while self.queue:
+            _, future = self.queue.popleft()
+            if not future.done():
+                future.set_exception(BrokerUnavailable("the broker closed"))
+
+    async def _flush(self) -> None:
+        try:
+            while self.queue:
+                count = min(len(self.queue), PUBLISH_BATCH)
+                batch = [item for item in (self.queue.popleft() for _ in range(count)) if not item[1].done()]
+                if batch:
+                    await self._execute(batch)
+        finally:
+            self.flusher = None
+
+    async def _execute(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        # One write, packed by hiredis: redis-py's own packing and pipeline bookkeeping would
+        # cost more CPU than the round trips the batch saves.
+        payload = b"".join([hiredis.pack_command(command) for command, _ in batch])
+        results: list[Any] = []
+        try:
+            async with self.limit:
+                connection = await self._connection()
+                try:
+                    await connection.send_packed_command(payload, check_health=False)
+                    for _ in batch:
+                        try:
+                            results.append(await connection.read_response())
+                        except ResponseError as exc:
+                            results.append(exc)
+                except BaseException:
+                    # Replies left unread would be read as the next batch's.
+                    await connection.disconnect()
+                    raise
+                finally:
+                    await self._release(connection)
+        except _FAILURES as exc:
+            results = [BrokerUnavailable(str(exc)) for _ in batch]
+        except BaseException:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(BrokerUnavailable("the broker closed"))
+            raise
+        for (_, future), result in zip(batch, results):
+            if future.done():  # its sender went away meanwhile
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _connection(self) -> Connection:
+        if isinstance(self.node, ClusterNode):
+            return self.node.acquire_connection()
+        return await self.node.get_connection()
+
+    async def _release(self, connection: Connection) -> None:
+        if isinstance(self.node, ClusterNode):
+            self.node.release(connection)
+        else:
+            await self.node.release(connection)
+
+
 class _SlotMoved(RedisError):
     """A node dropped a shard subscription of a room this instance still holds."""
 
@@ -227,6 +335,7 @@ class RedisBroker(Broker):
         self._local_rooms: dict[str, int] = {}
         self._room_shard: dict[str, _Shard] = {}
         self._shards: dict[str, _Shard] = {}
+        self._publishers: dict[str, _Publisher] = {}
         self._started = False
 
     async def start(self, deliver: Deliver) -> None:
@@ -251,6 +360,8 @@ class RedisBroker(Broker):
         for shard in self._shards.values():
             await shard.disconnect("closed")
             await shard.client.aclose()
+        for publisher in self._publishers.values():
+            await publisher.close()
         await self._redis.aclose()
 
     async def ping(self) -> None:
@@ -295,11 +406,24 @@ class RedisBroker(Broker):
             await self._unsubscribe(room)
 
     async def send(self, room: str, to: str, text: str) -> bool:
-        keys = [_key(room, "members"), _channel(room)]
-        return await self._call(self._send(keys=keys, args=[to, f"{to}\n\n{text}"])) >= 0
+        members, channel = _key(room, "members"), _channel(room)
+        message = f"{to}\n\n{text}"
+        try:
+            receivers = await self._publish(channel, ("EVALSHA", self._send.sha, 2, members, channel, to, message))
+        except ResponseError:
+            # NOSCRIPT from a node that has not run the script yet, MOVED from one that gave the
+            # room's slot away, or a failure of this message's own: once more, alone, through the
+            # client that loads scripts and follows redirections.
+            receivers = await self._call(self._send(keys=[members, channel], args=[to, message]))
+        return receivers >= 0
 
     async def broadcast(self, room: str, exclude: str | None, text: str) -> None:
-        await self._call(self._redis.spublish(_channel(room), f"\n{exclude or ''}\n{text}"))
+        channel = _channel(room)
+        message = f"\n{exclude or ''}\n{text}"
+        try:
+            await self._publish(channel, ("SPUBLISH", channel, message))
+        except ResponseError:
+            await self._call(self._redis.spublish(channel, message))
 
     async def heartbeat(self, local: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
         lost: list[tuple[str, str]] = []
@@ -329,6 +453,25 @@ class RedisBroker(Broker):
         """Run one command on the command connections."""
         async with self._in_flight:
             return await _answered(awaitable)
+
+    async def _publish(self, channel: str, command: tuple[Any, ...]) -> Any:
+        """Run `command` (about `channel`'s room) in the next pipeline to the node serving the room."""
+        if self._cluster is None:
+            publisher = self._publishers.get("")
+            if publisher is None:
+                publisher = self._publishers[""] = _Publisher(self._redis.connection_pool, self._in_flight)
+        else:
+            # The client's slot map, which a redirected command brings up to date.
+            await _answered(self._cluster.initialize())
+            try:
+                node = self._cluster.get_node_from_key(channel)
+            except _FAILURES as exc:  # a slot no node serves
+                raise BrokerUnavailable(str(exc)) from exc
+            publisher = self._publishers.get(node.name)
+            if publisher is None:
+                publisher = self._publishers[node.name] = _Publisher(node, self._in_flight)
+            publisher.node = node
+        return await publisher.submit(command)
 
     # Relay subscriptions: each local room is subscribed on the shard of the node serving it.
 
@@ -363,7 +506,7 @@ class RedisBroker(Broker):
     def _shard_named(self, name: str, url: str) -> _Shard:
         shard = self._shards.get(name)
         if shard is None:
-            shard = self._shards[name] = _Shard(name, redis.Redis.from_url(url, **_OPTIONS))
+            shard = self._shards[name] = _Shard(name, redis.Redis.from_url(url, **_PUBSUB_OPTIONS))
             if self._started:
                 shard.listener = asyncio.create_task(self._listen(shard))
         return shard
@@ -387,10 +530,17 @@ class RedisBroker(Broker):
             try:
                 if shard.pubsub is None:
                     await shard.connect()
-                message = await shard.pubsub.get_message(timeout=None)  # type: ignore[union-attr]
+                reply = await shard.pubsub.connection.read_response()  # type: ignore[union-attr]
                 backoff = 0.1
-                if message is not None:
-                    await self._on_message(shard, message)
+                if reply[0] == "smessage":
+                    # The relay's own messages skip redis-py's pub/sub dispatch, which costs
+                    # more than the rest of their way to the socket.
+                    to, exclude, text = reply[2].split("\n", 2)
+                    await self._deliver(reply[1][len(_PREFIX):-len(_RELAY)], to or None, exclude or None, text)
+                else:
+                    message = await shard.pubsub.handle_message(reply)
+                    if message is not None:
+                        await self._on_sunsubscribe(shard, message)
             except asyncio.CancelledError:
                 raise
             except _FAILURES as exc:
@@ -405,13 +555,9 @@ class RedisBroker(Broker):
             except Exception:
                 log.exception("relay dispatch failed")
 
-    async def _on_message(self, shard: _Shard, message: dict[str, Any]) -> None:
-        kind, channel = message["type"], message["channel"]
-        if kind == "smessage":
-            to, exclude, text = message["data"].split("\n", 2)
-            await self._deliver(channel[len(_PREFIX):-len(_RELAY)], to or None, exclude or None, text)
-        elif kind == "sunsubscribe":
-            room = channel[len(_PREFIX):-len(_RELAY)]
+    async def _on_sunsubscribe(self, shard: _Shard, message: dict[str, Any]) -> None:
+        if message["type"] == "sunsubscribe":
+            room = message["channel"][len(_PREFIX):-len(_RELAY)]
             if shard.leaving[room] > 0:
                 shard.leaving[room] -= 1
                 if not shard.leaving[room]:
