@@ -39,7 +39,7 @@ import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection, ConnectionPool
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from signaling.broker import Broker, BrokerUnavailable, Deliver, NoSuchRoom, RoomFull
 from signaling.protocol import Peer, PeerLeft, encode
@@ -222,7 +222,8 @@ class _Publisher:
     whole pipeline.
     """
 
-    def __init__(self, node: ConnectionPool | ClusterNode, limit: asyncio.Semaphore) -> None:
+    def __init__(self, node: ConnectionPool | ClusterNode, limit: asyncio.Semaphore, script: str) -> None:
+        self.script = script  # the one script the queued EVALSHAs run
         # The connections the broker's other commands to the node use: already open when a
         # room's first message goes out right after its first join.
         self.node = node
@@ -261,20 +262,20 @@ class _Publisher:
             self.flusher = None
 
     async def _execute(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        # One write, packed by hiredis: redis-py's own packing and pipeline bookkeeping would
-        # cost more CPU than the round trips the batch saves.
-        payload = b"".join([hiredis.pack_command(command) for command, _ in batch])
-        results: list[Any] = []
+        commands = [command for command, _ in batch]
         try:
             async with self.limit:
                 connection = await self._connection()
                 try:
-                    await connection.send_packed_command(payload, check_health=False)
-                    for _ in batch:
-                        try:
-                            results.append(await connection.read_response())
-                        except ResponseError as exc:
-                            results.append(exc)
+                    results = await _pipeline(connection, commands)
+                    missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+                    if missing:
+                        # A node that has not run the script (new, restarted, or just handed a
+                        # room's slot) learns it once for the whole batch.
+                        load = ("SCRIPT", "LOAD", self.script)
+                        again = await _pipeline(connection, [load, *(commands[i] for i in missing)])
+                        for i, result in zip(missing, again[1:]):
+                            results[i] = result
                 except BaseException:
                     # Replies left unread would be read as the next batch's.
                     await connection.disconnect()
@@ -459,7 +460,7 @@ class RedisBroker(Broker):
         if self._cluster is None:
             publisher = self._publishers.get("")
             if publisher is None:
-                publisher = self._publishers[""] = _Publisher(self._redis.connection_pool, self._in_flight)
+                publisher = self._publishers[""] = _Publisher(self._redis.connection_pool, self._in_flight, _SEND)
         else:
             # The client's slot map, which a redirected command brings up to date.
             await _answered(self._cluster.initialize())
@@ -469,7 +470,7 @@ class RedisBroker(Broker):
                 raise BrokerUnavailable(str(exc)) from exc
             publisher = self._publishers.get(node.name)
             if publisher is None:
-                publisher = self._publishers[node.name] = _Publisher(node, self._in_flight)
+                publisher = self._publishers[node.name] = _Publisher(node, self._in_flight, _SEND)
             publisher.node = node
         return await publisher.submit(command)
 
@@ -564,6 +565,19 @@ class RedisBroker(Broker):
                     del shard.leaving[room]
             elif room in shard.rooms:
                 raise _SlotMoved(f"the node dropped the subscription of room {room}")
+
+
+async def _pipeline(connection: Connection, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Each command's reply or error, from one write: packed by hiredis, as redis-py's own
+    packing and pipeline bookkeeping would cost more CPU than the round trips saved."""
+    await connection.send_packed_command(b"".join([hiredis.pack_command(c) for c in commands]), check_health=False)
+    results: list[Any] = []
+    for _ in commands:
+        try:
+            results.append(await connection.read_response())
+        except ResponseError as exc:
+            results.append(exc)
+    return results
 
 
 async def _answered(awaitable: Coroutine[Any, Any, Any]) -> Any:

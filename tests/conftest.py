@@ -69,6 +69,11 @@ class RedisServer:
             sock.sendall(b"FLUSHALL\r\n")
             sock.recv(64)
 
+    def command(self, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:

@@ -301,3 +301,104 @@ async def test_a_join_returns_subscribed(request: pytest.FixtureRequest, monkeyp
     finally:
         await listening.close()
         await sending.close()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+async def relay_pair(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Two brokers on one Redis or one Redis Cluster, rooms "Batch0".."Batch7" held by the first,
+    each with member "t"; yields (brokers, what the first delivered, a redis-cli for the store)."""
+    cluster = request.param == "cluster"
+    store = request.getfixturevalue("redis_cluster" if cluster else "redis_server")
+    received: list[tuple[str, str | None, str]] = []
+
+    def redis_cli(*args: str, every_node: bool = False) -> str:
+        if not cluster:
+            return store.command(*args)
+        # A key's command through the first node, following redirections (-c).
+        ports = [port for port, _ in store.ports] if every_node else [store.ports[0][0]]
+        return "".join(store.command(port, "-c", *args) for port in ports)
+
+    async def deliver(room: str, to: str | None, exclude: str | None, text: str) -> None:
+        received.append((room, to, text))
+
+    listening, sending = RedisBroker(store.url, cluster=cluster), RedisBroker(store.url, cluster=cluster)
+    try:
+        await listening.start(deliver)
+        for i in range(8):
+            await sending.create_room(f"Batch{i}", 600)
+            await listening.join(f"Batch{i}", Member("t", "T"), 6, "conn-t")
+        yield (listening, sending), received, redis_cli
+    finally:
+        await listening.close()
+        await sending.close()
+
+
+async def arrived(received: list, count: int) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 10
+    while len(received) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def test_signals_sent_at_once_arrive_in_the_order_sent(relay_pair) -> None:  # type: ignore[no-untyped-def]
+    # Hundreds queued in one turn of the event loop leave in pipelines: each room's signals
+    # must still arrive in the order they were sent, every one of them.
+    (_, sending), received, _ = relay_pair
+    sends = [sending.send(f"Batch{n % 8}", "t", f"{n}") for n in range(2000)]
+    assert await asyncio.gather(*sends) == [True] * 2000
+    await arrived(received, 2000)
+    for i in range(8):
+        assert [int(text) for room, _, text in received if room == f"Batch{i}"] == list(range(i, 2000, 8))
+
+
+async def test_a_failing_send_fails_alone(relay_pair) -> None:  # type: ignore[no-untyped-def]
+    (_, sending), received, redis_cli = relay_pair
+    await sending.create_room("Broken1", 600)
+    # A members key of the wrong type: the send script fails for this room only.
+    redis_cli("SET", "clov:{Broken1}:members", "not a sorted set")
+    sends = [sending.send(f"Batch{n % 8}", "t", f"{n}") for n in range(100)]
+    results = await asyncio.gather(sending.send("Broken1", "t", "lost"), *sends, return_exceptions=True)
+    assert isinstance(results[0], BrokerUnavailable) and "WRONGTYPE" in str(results[0])
+    assert results[1:] == [True] * 100
+    await arrived(received, 100)
+    assert sorted(int(text) for _, _, text in received) == list(range(100))
+    assert await sending.send("Batch0", "t", "after") and not await sending.send("Batch0", "nobody", "x")
+
+
+async def test_a_node_that_lost_its_scripts_still_relays(relay_pair) -> None:  # type: ignore[no-untyped-def]
+    # A restarted Redis, or a node new to a room's slot, does not know the send script: the
+    # batch that meets NOSCRIPT loads it and goes through.
+    (_, sending), received, redis_cli = relay_pair
+    assert await sending.send("Batch0", "t", "before")
+    redis_cli("SCRIPT", "FLUSH", every_node=True)
+    sends = [sending.send(f"Batch{n % 8}", "t", f"{n}") for n in range(200)]
+    assert await asyncio.gather(*sends) == [True] * 200
+    await arrived(received, 201)
+    assert sorted(int(text) for _, _, text in received[1:]) == list(range(200))
+
+
+async def test_sends_beyond_the_queue_fail_while_redis_is_stuck(redis_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(redisbroker, "PUBLISH_QUEUE_LIMIT", 5)
+    received: list[str] = []
+
+    async def deliver(room: str, to: str | None, exclude: str | None, text: str) -> None:
+        received.append(text)
+
+    listening, sending = RedisBroker(redis_server.url), RedisBroker(redis_server.url)
+    try:
+        await listening.start(deliver)
+        await sending.create_room("Stuck1", 600)
+        await listening.join("Stuck1", Member("t", "T"), 6, "conn-t")
+        redis_server.command("CLIENT", "PAUSE", "3000", "ALL")
+        out = [asyncio.create_task(sending.send("Stuck1", "t", f"out {n}")) for n in range(5)]
+        await asyncio.sleep(0.2)  # that pipeline is written, and waits for Redis
+        queued = [asyncio.create_task(sending.send("Stuck1", "t", f"queued {n}")) for n in range(5)]
+        await asyncio.sleep(0)
+        with pytest.raises(BrokerUnavailable, match="not keeping up"):
+            await sending.send("Stuck1", "t", "refused")
+        assert not any(task.done() for task in out + queued)  # Redis is still paused
+        assert await asyncio.gather(*out, *queued) == [True] * 10
+        await arrived(received, 10)
+        assert received == [f"out {n}" for n in range(5)] + [f"queued {n}" for n in range(5)]
+    finally:
+        await listening.close()
+        await sending.close()
