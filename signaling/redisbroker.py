@@ -23,6 +23,13 @@ node of a cluster. An instance holds one pub/sub connection per node that serves
 rooms (a `_Shard`); when a connection fails, or the node says a room's slot moved away (an
 unrequested `sunsubscribe`), the shard reconnects with backoff after the broker has re-read
 the cluster's slot map and moved each local room to the node that now serves it.
+
+Sends and broadcasts go to the node serving their room through a `_Publisher`: what the
+sockets hand over in one turn of the event loop, or while the previous round trip is out,
+leaves as one pipeline, so under load a round trip carries hundreds of signals. A command that
+fails in a pipeline fails alone: NOSCRIPT loads the script for the whole batch, and anything
+else (MOVED after a slot migration...) is tried once more through the client that follows
+redirections.
 """
 
 from __future__ import annotations
