@@ -125,7 +125,7 @@ class PeerJSRecorder(Recorder):
 
 def candidate(to: str, data: dict[str, Any]) -> str:
     """A trickled ICE candidate as a PeerJS client sends it, carrying the same data as CLOV's."""
-    return json.dumps({"type": "CANDIDATE", "dst": to, "payload": data})
+    return json.dumps({"type": "CANDIDATE", "dst": to, "payload": data}, separators=(",", ":"))  # JSON.stringify's
 
 
 async def _heartbeat(ws: ClientConnection) -> None:

@@ -244,7 +244,8 @@ async def _join_all(
 
 
 def _signal(to: str, data: dict[str, Any]) -> str:
-    return json.dumps({"type": "signal", "to": to, "data": data})
+    """A signal as the browser client writes it (signaling/protocol.py's encode: compact JSON)."""
+    return json.dumps({"type": "signal", "to": to, "data": data}, ensure_ascii=False, separators=(",", ":"))
 
 
 async def _relay(

@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/rooms/{room}/backgrounds", backgrounds.backgrounds, methods=["POST"]),
         Route("/api/rooms/{room}/prompt-suggestions", backgrounds.suggestions, methods=["POST"]),
         Route("/healthz", api.health, methods=["GET"]),
-        WebSocketRoute("/ws/{room}", hub.serve),
+        WebSocketRoute("/ws/{room}", hub),
         *(static_routes(Path(settings.static_root)) if settings.static_root else []),
     ]
     middleware = [

@@ -166,7 +166,35 @@ def clean_name(value: object) -> str:
 
 def encode(message: Message) -> str:
     """Serialise a message to its JSON text."""
-    return json.dumps(_to_json(message), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(_to_json(message))
+
+
+def relayed_signal(raw: str | bytes, sender: str) -> tuple[str, str] | None:
+    """A client's signal as the server delivers it: (its target, its text stamped `from` sender).
+
+    Takes the signal as this module's `encode` writes it, and passes its `data` through as
+    sent once it has been parsed and checked like `parse_client_message` checks it: the relay
+    spends no second encoding on every message. None for anything else (another layout, a
+    join, a malformed message): `parse_client_message` then decides, with its errors.
+    """
+    if not (isinstance(raw, str) and raw.startswith(_SIGNAL_HEAD) and raw.endswith("}")):
+        return None
+    quote = raw.find('"', len(_SIGNAL_HEAD))
+    to = raw[len(_SIGNAL_HEAD):quote]
+    start = quote + len(_DATA_KEY)
+    if not (raw.startswith(_DATA_KEY, quote) and _ID.fullmatch(to)):
+        return None
+    if "\\u" in raw and _SURROGATE_ESCAPE.search(raw, start):  # the substring test is the cheaper
+        return None
+    if len(raw) > _SURELY_SMALL_CHARS and len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        data, end = _DECODER.raw_decode(raw, start)
+    except (ValueError, RecursionError):
+        return None
+    if end != len(raw) - 1 or not isinstance(data, dict):
+        return None
+    return to, f'{{"type":"signal","from":"{sender}","data":{raw[start:end]}}}'
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -233,14 +261,17 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
 
 
 def _load(raw: str | bytes) -> dict[str, Any]:
-    size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
-    if size > MAX_MESSAGE_BYTES:
-        raise ProtocolError(BAD_MESSAGE, f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    if len(raw) > _SURELY_SMALL_CHARS:
+        size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
+        if size > MAX_MESSAGE_BYTES:
+            raise ProtocolError(BAD_MESSAGE, f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        obj = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # json.loads's reading of bytes (UTF-8, -16 or -32), with the decoder made once.
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+        obj = _DECODER.decode(text)
     except _OutOfRange as exc:
         raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_MESSAGE, "message must be a JSON object")
@@ -272,6 +303,17 @@ def _finite_float(text: str) -> float:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# Made once: json.loads and json.dumps with options build a decoder or an encoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A signal as `encode` writes it, up to the target's id; then the key that ends the id.
+_SIGNAL_HEAD = '{"type":"signal","to":"'
+_DATA_KEY = '","data":'
+# No text this long in characters is longer than MAX_MESSAGE_BYTES in UTF-8 (4 bytes at most
+# per character), so only a longer one needs encoding to be measured.
+_SURELY_SMALL_CHARS = MAX_MESSAGE_BYTES // 4
 
 
 def _data(obj: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The signaling socket `/ws/{room}`: join, relay of signals, presence.
 
-Each socket gets an outbound queue drained by its own writer task, started only after the
-`welcome` has been sent, so nothing reaches a joining client before its welcome and a slow
-client never stalls the relay for anyone else. However a socket ends (close, drop, refusal,
-broker failure, cancellation), `Hub._part` gives back what its join took.
+A message for a socket is written at once, by whichever task has it, while the socket takes
+writes. When its transport pushes back (a client that does not read), that write finishes in a
+task of the socket's own and what follows waits in a bounded backlog behind it: a slow client
+never stalls the relay for anyone else, and one too far behind is dropped. Nothing reaches a
+joining client before its welcome. However a socket ends (close, drop, refusal, broker failure,
+cancellation), `Hub._part` gives back what its join took.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import deque
+from collections.abc import Coroutine
 from time import monotonic, perf_counter
+from typing import Any
 
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from signaling import protocol
@@ -43,24 +49,30 @@ OUTBOX_BYTES = 1024 * 1024
 CLOSE_SERVER_ERROR = 1011
 CLOSE_REJOIN = 1012
 CLOSE_TRY_AGAIN = 1013
-# What sending on a socket that is going away raises: Starlette's disconnect, or uvicorn's state
-# error when the closing handshake began under us (a keepalive timeout). Its reader sees the end too.
-_GONE = (WebSocketDisconnect, RuntimeError)
+# What sending on a socket that is going away raises: Starlette's disconnect, the server's
+# (uvicorn's ClientDisconnected is an OSError), or uvicorn's state error when the closing
+# handshake began under us (a keepalive timeout). Its reader sees the end too.
+_GONE = (WebSocketDisconnect, OSError, RuntimeError)
 
 
 class Connection:
-    """One joined socket: its peer, its room, and its outbound queue."""
+    """One joined socket: its peer, its room, and what waits to be written to it."""
 
-    def __init__(self, websocket: WebSocket, room: str, peer: Peer, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, websocket: WebSocket, send: Send, room: str, peer: Peer, metrics: Metrics | None = None
+    ) -> None:
         self.websocket = websocket
+        self.send = send  # the server's own: no wrapper's checks on every message
         self.room = room
         self.peer = peer
         self.id = secrets.token_hex(6)
         # (text, bytes, when a relayed signal was received here, else 0.0)
-        self.outbox: asyncio.Queue[tuple[str, int, float]] = asyncio.Queue(OUTBOX_LIMIT)
+        self.backlog: deque[tuple[str, int, float]] = deque()
+        self.backlog_bytes = 0
         self.latency = metrics.relay_latency if metrics is not None else None
-        self.outbox_bytes = 0
-        self.writer: asyncio.Task[None] | None = None
+        # Writes go out in place: the welcome is sent and nothing waits in the backlog.
+        self.direct = False
+        self.writer: asyncio.Task[None] | None = None  # drains the backlog while `direct` is off
         self.admitted = False  # the broker holds a membership for this socket
         self.credentials_given = monotonic()  # when its TURN credentials were made
         self._closing: asyncio.Task[None] | None = None
@@ -68,32 +80,88 @@ class Connection:
     def push(self, text: str, received: float = 0.0) -> None:
         if self._closing is not None:
             return
+        if self.direct:
+            self._write_now(text, received)
+            return
         size = len(text.encode())
-        if self.outbox.full() or self.outbox_bytes + size > OUTBOX_BYTES:
+        if len(self.backlog) >= OUTBOX_LIMIT or self.backlog_bytes + size > OUTBOX_BYTES:
             log.warning("slow client dropped", extra={"room": self.room, "peer": self.peer.id})
             self.close_soon(CLOSE_TRY_AGAIN)
             return
-        self.outbox.put_nowait((text, size, received))
-        self.outbox_bytes += size
+        self.backlog.append((text, size, received))
+        self.backlog_bytes += size
+
+    def start(self) -> None:
+        """The welcome is out: send what waited for it, then write in place."""
+        if self.backlog:
+            self.writer = asyncio.create_task(self.drain())
+        else:
+            self.direct = True
 
     def close_soon(self, code: int) -> None:
         """Close from code that cannot wait; the first code given wins."""
         if self._closing is None:
             self._closing = asyncio.create_task(_close(self.websocket, code))
 
-    async def write(self) -> None:
+    def _write_now(self, text: str, received: float) -> None:
+        # Python 3.11 has no eager tasks: the send is stepped by hand, and completes right here
+        # unless the transport pushes back; only then does it continue in a task.
+        step = self.send({"type": "websocket.send", "text": text})
         try:
-            while True:
-                text, size, received = await self.outbox.get()
-                self.outbox_bytes -= size
+            waiting = step.send(None)
+        except StopIteration:
+            if received and self.latency is not None:
+                self.latency.observe(perf_counter() - received)
+            return
+        except _GONE:
+            return
+        except Exception:
+            log.exception("write failed", extra={"room": self.room, "peer": self.peer.id})
+            self.close_soon(CLOSE_SERVER_ERROR)
+            return
+        self.direct = False
+        self.writer = asyncio.create_task(self.drain(step, waiting, received))
+
+    async def drain(
+        self, blocked: Coroutine[Any, Any, None] | None = None, waiting: object = None, received: float = 0.0
+    ) -> None:
+        """Finish the write that pushed back, if any, then the backlog, in order; then write in place."""
+        try:
+            if blocked is not None:
+                await _finish(blocked, waiting)
                 if received and self.latency is not None:
                     self.latency.observe(perf_counter() - received)
-                await self.websocket.send_text(text)
+            while self.backlog:
+                text, size, received = self.backlog.popleft()
+                self.backlog_bytes -= size
+                if received and self.latency is not None:
+                    self.latency.observe(perf_counter() - received)
+                await self.send({"type": "websocket.send", "text": text})
         except _GONE:
             return
         except Exception:
             log.exception("writer failed", extra={"room": self.room, "peer": self.peer.id})
             await _close(self.websocket, CLOSE_SERVER_ERROR)
+            return
+        self.writer = None
+        self.direct = True
+
+
+async def _finish(step: Coroutine[Any, Any, None], waiting: object) -> None:
+    """Run to its end a coroutine stepped by hand, which now waits on `waiting`."""
+    while True:
+        try:
+            if waiting is None:  # a bare yield: let the loop run once
+                await asyncio.sleep(0)
+            else:  # a future; if it failed, resuming the step raises that where the step handles it
+                await asyncio.wait((waiting,))  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            step.close()
+            raise
+        try:
+            waiting = step.send(None)
+        except StopIteration:
+            return
 
 
 class Hub:
@@ -160,8 +228,10 @@ class Hub:
                     servers = ice_servers(self.settings, connection.peer.id)
                     connection.push(protocol.encode(IceServers(ice_servers=servers)))
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """Run one signaling socket from accept to close."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run one signaling socket from accept to close (an ASGI app: the relay reads and
+        writes the server's own receive and send, Starlette's WebSocket does the rest)."""
+        websocket = WebSocket(scope, receive, send)
         await websocket.accept()
         metrics = self.metrics
         metrics.open_sockets.inc()
@@ -172,9 +242,9 @@ class Hub:
         try:
             with self.unjoined.hold(address):
                 join = await self._receive_join(websocket, limiter)
-            connection = self._connection(websocket, room, join)
+            connection = self._connection(websocket, send, room, join)
             await self._admit(connection)
-            await self._relay(connection, limiter)
+            await self._relay(connection, receive, limiter)
         except ProtocolError as exc:
             if connection is None or not connection.admitted:
                 metrics.joins[exc.code].inc()
@@ -209,7 +279,7 @@ class Hub:
             raise ProtocolError(protocol.BAD_MESSAGE, "the first message must be a join")
         return message
 
-    def _connection(self, websocket: WebSocket, room: str, join: Join) -> Connection:
+    def _connection(self, websocket: WebSocket, send: Send, room: str, join: Join) -> Connection:
         """The connection a join asks for, once its invite (and rejoin proof) hold."""
         try:
             self.invites.verify(join.token, room)
@@ -218,8 +288,9 @@ class Hub:
         if join.peer is not None:
             if not self.invites.check_resume(room, join.peer, join.resume or ""):
                 raise ProtocolError(protocol.INVALID_TOKEN, "this rejoin is not valid; join again")
-            return Connection(websocket, room, Peer(id=join.peer, name=join.name), self.metrics)
-        return Connection(websocket, room, Peer(id=secrets.token_urlsafe(8), name=join.name), self.metrics)
+            return Connection(websocket, send, room, Peer(id=join.peer, name=join.name), self.metrics)
+        peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
+        return Connection(websocket, send, room, peer, self.metrics)
 
     async def _admit(self, connection: Connection) -> None:
         """Take a seat in the broker, then welcome the peer and announce it."""
@@ -244,7 +315,7 @@ class Hub:
             ice_transport_policy=self.settings.ice_transport_policy,
         )
         await connection.websocket.send_text(protocol.encode(welcome))
-        connection.writer = asyncio.create_task(connection.write())
+        connection.start()
         self.metrics.joins["resumed" if resumed else "ok"].inc()
         log.info(
             "peer joined",
@@ -253,23 +324,26 @@ class Hub:
         if not resumed:
             await self.broker.broadcast(room, peer.id, protocol.encode(PeerJoined(peer=peer)))
 
-    async def _relay(self, connection: Connection, limiter: TokenBucket) -> None:
-        websocket, room = connection.websocket, connection.room
+    async def _relay(self, connection: Connection, receive: Receive, limiter: TokenBucket) -> None:
+        room, sender = connection.room, connection.peer.id
         relayed_total, latency = self.metrics.messages_relayed, self.metrics.relay_latency
         while True:
-            try:
-                raw = await _receive(websocket)
-            except WebSocketDisconnect:
+            message = await receive()
+            if message["type"] != "websocket.receive":  # websocket.disconnect
                 return
             received = perf_counter()
             if not limiter.allow():
                 raise ProtocolError(protocol.RATE_LIMITED, "too many messages; slow down")
-            message = protocol.parse_client_message(raw)
-            if isinstance(message, Join):
-                raise ProtocolError(protocol.BAD_MESSAGE, "already joined")
-            assert isinstance(message, Signal) and message.to is not None
-            relayed = protocol.encode(Signal(sender=connection.peer.id, data=message.data))
-            local = self.rooms.get(room, {}).get(message.to)
+            raw = _text(message)
+            stamped = protocol.relayed_signal(raw, sender)
+            if stamped is None:
+                parsed = protocol.parse_client_message(raw)
+                if isinstance(parsed, Join):
+                    raise ProtocolError(protocol.BAD_MESSAGE, "already joined")
+                assert parsed.to is not None
+                stamped = parsed.to, protocol.encode(Signal(sender=sender, data=parsed.data))
+            to, relayed = stamped
+            local = self.rooms.get(room, {}).get(to)
             if local is not None:
                 # Both sockets are here: no broker round trip (with Redis, the common case
                 # costs no Redis command at all).
@@ -277,13 +351,13 @@ class Hub:
                 relayed_total.inc()
                 continue
             try:
-                delivered = await self.broker.send(room, message.to, relayed)
+                delivered = await self.broker.send(room, to, relayed)
             except BrokerUnavailable:
                 self.metrics.broker_errors.inc()
                 delivered = False
                 reason = "the relay is unavailable; try again shortly"
             else:
-                reason = f"no peer {message.to} in this room"
+                reason = f"no peer {to} in this room"
             if delivered:
                 latency.observe(perf_counter() - received)
                 relayed_total.inc()
@@ -317,6 +391,10 @@ async def _receive(websocket: WebSocket) -> str:
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
+    return _text(message)
+
+
+def _text(message: dict[str, Any]) -> str:
     text = message.get("text")
     if text is None:
         text = (message.get("bytes") or b"").decode("utf-8", "replace")

@@ -192,3 +192,57 @@ def test_names_with_joiners_and_a_few_marks_are_welcome(raw: str) -> None:
     import unicodedata
 
     assert clean_name(raw) == unicodedata.normalize("NFC", raw)
+
+
+def _relayed_the_long_way(raw: str, sender: str) -> tuple[str, str] | None:
+    """What the relay delivers when `relayed_signal` declines: parse, then encode."""
+    message = parse_client_message(raw)
+    if not isinstance(message, Signal) or message.to is None:
+        return None
+    return message.to, encode(Signal(sender=sender, data=message.data))
+
+
+sendable_values = st.recursive(  # what a client can encode and the server accepts: no infinity
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(), sendable_values), st.from_regex(protocol._ID, fullmatch=True))
+def test_a_signal_as_clients_encode_it_is_relayed_as_parsing_and_encoding_would(data: dict, to: str) -> None:  # type: ignore[type-arg]
+    raw = encode(Signal(to=to, data=data))
+    relayed = protocol.relayed_signal(raw, "sender")
+    assert relayed is not None and relayed == _relayed_the_long_way(raw, "sender")
+    assert parse_server_message(relayed[1]) == Signal(sender="sender", data=data)
+
+
+@settings(max_examples=600, deadline=None)
+@given(message_like)
+def test_fuzz_the_relays_short_way_never_accepts_what_parsing_refuses(obj: dict) -> None:  # type: ignore[type-arg]
+    for raw in (json.dumps(obj), json.dumps(obj, separators=(",", ":"), ensure_ascii=False)):
+        relayed = protocol.relayed_signal(raw, "s")
+        if relayed is not None:
+            assert relayed == _relayed_the_long_way(raw, "s")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"signal","to":"p","data":{"x":1e400}}',
+        '{"type":"signal","to":"p","data":{"x":NaN}}',
+        '{"type":"signal","to":"p","data":{"sdp":"\\ud800"}}',
+        '{"type":"signal","to":"p","data":[1]}',
+        '{"type":"signal","to":"p","data":{}} ',
+        '{"type":"signal","to":"p","data":{},"from":"q"}',
+        '{"type":"signal","to":"p","data":{}}{"type":"signal","to":"p","data":{}}',
+        '{"type":"signal","to":"p q","data":{}}',
+        '{"type":"signal","to":"p","data":{"x":"' + "a" * (64 * 1024) + '"}}',
+        '{"type": "signal", "to": "p", "data": {}}',
+    ],
+    ids=["overflow", "nan", "surrogate", "data-list", "trailing-space", "from-spoof", "two-messages", "bad-id",
+         "too-large", "other-layout"],
+)
+def test_the_relays_short_way_leaves_anything_else_to_parsing(raw: str) -> None:
+    assert protocol.relayed_signal(raw, "s") is None
