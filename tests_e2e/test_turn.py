@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from playwright.sync_api import Browser, Error, Page, Playwright
 
 from signaling.config import OPTIONS
 from tests.conftest import ROOT
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, TURN_SECRET, AppServer, page_log
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, TURN_SECRET, AppServer, page_log, trusting_home
 from tests_e2e.coturn import TurnServer
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import (
@@ -87,18 +86,8 @@ def trusting_browser(
     server: AppServer, playwright: Playwright, fake_media: FakeMedia, tmp_path: Path,
 ) -> Iterator[Browser]:
     """A Chromium whose user trusts the server's development certificate, in a fresh HOME."""
-    home = tmp_path / "home"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
     certificate = ROOT / ".clov" / "dev-cert.pem"  # made by `--dev-cert 1` in the static root
-    certutil = ["certutil", "-d", f"sql:{nssdb}"]
-    for command in (
-        [*certutil, "-N", "--empty-password"],
-        # "P": a trusted peer. The certificate is its own issuer but no CA (basic constraints
-        # say so), and Chromium refuses it as a trusted CA ("C": ERR_CERT_INVALID).
-        [*certutil, "-A", "-t", "P,,", "-n", "CLOV development", "-i", str(certificate)],
-    ):
-        subprocess.run(command, check=True, capture_output=True)
+    home = trusting_home(tmp_path / "home", certificate)
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *fake_media.chromium_flags()],
         env={**os.environ, "HOME": str(home)},
