@@ -6,7 +6,8 @@ that trusts the development certificate the way an administrator makes a machine
 an entry in the user's NSS database, written by `certutil` (no flag that ignores certificate
 errors). A Chromium without that entry refuses the page. Then the call rides out a rejoin,
 which renews the TURN credentials, and a restart of coturn, which the client's own ICE restart
-gets over with the renewed credentials.
+gets over with the renewed credentials. On the way, the page's runtime came brotli-compressed,
+which Chromium offers over HTTPS only.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def trusting_browser(
     browser.close()
 
 
+RUNTIME_WASM = """() => {
+  const entry = performance.getEntriesByType('resource').find(e => e.name.endsWith('/pyodide.asm.wasm'));
+  return entry && {name: entry.name, contentEncoding: entry.contentEncoding,
+                   encodedBodySize: entry.encodedBodySize, decodedBodySize: entry.decodedBodySize};
+}"""
+
+
 def enter(page: Page, sockets: list[str]) -> None:
     """Before the booth opens: keep the page's connections, note its sockets, send the camera
     as it is (no background removal: two segmentations would load these 2 cores for nothing)."""
@@ -137,6 +145,11 @@ def test_a_call_over_https_through_the_turn_relay(
     sockets: list[str] = []
     ana = open_trusted(server.url("/"))
     assert ana.evaluate("location.protocol") == "https:"
+    # Over HTTPS Chromium offers brotli: Pyodide's wasm came as its precompressed sibling, from
+    # its content-addressed URL.
+    wasm = ana.evaluate(RUNTIME_WASM)
+    assert "/v/" in wasm["name"] and wasm["contentEncoding"] == "br", wasm
+    assert wasm["encodedBodySize"] < 0.4 * wasm["decodedBodySize"], wasm
     enter(ana, sockets)
     ana.fill("#name", "Ana")
     ana.click("#create")
