@@ -130,13 +130,13 @@ def unit_of(relative: str) -> str | None:
     if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
         return None
     top, name = parts[0], parts[-1]
-    if is_sibling(name):
+    # Bytecode: an installed wheel's copy gets it from pip; never the page's.
+    if is_sibling(name) or "__pycache__" in parts or name.endswith(".pyc"):
         return None
     if top == "assets" and len(parts) >= 3:
         return f"assets/{parts[1]}/"
     if top == "frontend_py" and len(parts) >= 2:
-        hidden = "__pycache__" in parts or name.endswith((".pyc", ".md"))
-        return None if hidden else "frontend_py/"
+        return None if name.endswith(".md") else "frontend_py/"
     if top == "signaling" and len(parts) == 2 and name in SHARED_MODULES:
         return "signaling/"
     if top == "models" and len(parts) == 2 and (name.endswith(".onnx") or name in BROWSER_MODEL_MODULES):
