@@ -204,7 +204,8 @@ class CountingProxy:
 
 @dataclass
 class Transfers:
-    """What CDP saw finish loading, on the page and its workers: URL -> (encoded bytes, encoding)."""
+    """What CDP saw finish loading, on the page and its workers: URL -> (encoded bytes, summed
+    over its fetches, and encoding)."""
 
     files: dict[str, tuple[int, str]] = field(default_factory=dict)
     workers: int = 0  # worker targets attached
@@ -230,7 +231,9 @@ def watch(page: Page, network: Network | None, transfers: Transfers) -> CDPSessi
             named = transfers.pending.pop((session, params["requestId"]), None)
             if named is not None:
                 url, encoding = named.split("\0")
-                transfers.files[url] = (int(params["encodedDataLength"]), encoding)
+                # Summed: the page and a worker may each fetch the same URL.
+                earlier = transfers.files.get(url, (0, encoding))[0]
+                transfers.files[url] = (earlier + int(params["encodedDataLength"]), encoding)
 
     def to_worker(session: str, method: str, params: dict[str, Any] | None = None) -> None:
         message = json.dumps({"id": next(message_ids), "method": method, "params": params or {}})
