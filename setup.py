@@ -4,6 +4,11 @@ signaling/client/, so `pip install clov-*.whl` then `clov serve` serves a comple
 
 An editable install (`pip install -e .`, as scripts/setup.sh does) copies nothing: the server
 serves the checkout itself.
+
+Of the precompressed siblings scripts/assets.py writes, the wheel carries the brotli ones only:
+every browser offers brotli over HTTPS, and the gzip ones would add a third of the runtime's size
+again to the wheel for the few that do not (they get the files as they are). The server checks
+each sibling before it sends one, so a stale sibling costs bytes, never a wrong file.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ class BuildWithClient(build_py):
             sys.exit(missing_files_message(ROOT, missing, serving=False))
         target = Path(self.build_lib) / "signaling" / "client"
         shutil.rmtree(target, ignore_errors=True)  # build/ outlives a build: no file of an older client stays
-        copy_client(ROOT, target, extra=LIST_SCRIPTS)
+        copy_client(ROOT, target, extra=LIST_SCRIPTS, encodings=("br",))
 
 
 setup(cmdclass={"build_py": BuildWithClient})

@@ -87,7 +87,7 @@ const shortName = (url) => new URL(url, location.href).pathname;
 
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
-    if (entry.name.includes("/assets/pyodide/")) loaded += entry.encodedBodySize || entry.transferSize || 0;
+    if (entry.name.includes("/assets/pyodide/")) loaded += entry.decodedBodySize || entry.transferSize || 0; // decoded: the files come compressed
     if (booting() && ours(entry.name) && entry.responseStatus >= 400) fail(`${shortName(entry.name)}: ${entry.responseStatus}`);
   }
   bar.value = Math.min(80, (80 * loaded) / RUNTIME_BYTES);

@@ -8,10 +8,16 @@ This script:
    ``assets/<name>/``, replacing whatever was there;
 3. copies the pure-Python packages the client imports in Pyodide (see ``PYTHON_PACKAGES``), as
    installed in the Python that runs this script, into ``assets/<name>/`` the same way: the
-   package's ``__init__.py``, the package modules it imports (transitively), and its licence.
+   package's ``__init__.py``, the package modules it imports (transitively), and its licence;
+4. writes the brotli and gzip siblings (``x.wasm.br``, ``x.wasm.gz``) of every compressible file
+   the page loads, assets/ and models/ and the client's own files, which ``clov serve`` sends to
+   browsers that accept them (signaling/clientbuild.py ``precompress``). Brotli at its best
+   ratio takes minutes for the runtime's wasm files, so a file left unchanged by steps 2 and 3
+   keeps its siblings, and only new or stale ones are written.
 
-Plain CPython 3.11 standard library, but the packages of step 3 must be installed in the Python
-that runs it, as they are in ``.venv`` (scripts/setup.sh runs it so). Run it from anywhere::
+Plain CPython 3.11 standard library, but the packages of step 3 and ``brotli`` must be installed
+in the Python that runs it, as they are in ``.venv`` (scripts/setup.sh runs it so). Run it from
+anywhere::
 
     .venv/bin/python scripts/assets.py
 """
@@ -19,6 +25,7 @@ that runs it, as they are in ``.venv`` (scripts/setup.sh runs it so). Run it fro
 from __future__ import annotations
 
 import ast
+import filecmp
 import importlib.metadata
 import importlib.util
 import json
@@ -157,16 +164,32 @@ def runtime_sources(spec: RuntimeFiles) -> list[Path]:
     return files
 
 
-def copy_runtime_files(name: str, spec: RuntimeFiles) -> list[Path]:
-    """Replace assets/<name>/ with the runtime files of one package."""
-    target = ASSETS / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+SIBLING_SUFFIXES = (".br", ".gz")  # signaling/clientbuild.py ENCODINGS
+
+
+def sync_folder(target: Path, sources: list[Path]) -> list[Path]:
+    """Make ``target`` hold exactly ``sources`` (by name, flat) and their siblings: a file that
+    is already there with the same bytes stays as it is, with its siblings; anything else goes."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {source.name: source for source in sources}
+    for present in target.iterdir():
+        base = present.name.removesuffix(".br").removesuffix(".gz") if present.name.endswith(SIBLING_SUFFIXES) else ""
+        if present.is_dir() and not present.is_symlink():
+            shutil.rmtree(present)
+        elif present.name not in wanted and base not in wanted:
+            present.unlink()
     copied = []
-    for source in runtime_sources(spec):
-        copied.append(Path(shutil.copy2(source, target / source.name)))
+    for name, source in wanted.items():
+        destination = target / name
+        if not (destination.is_file() and filecmp.cmp(source, destination, shallow=False)):
+            shutil.copy2(source, destination)
+        copied.append(destination)
     return copied
+
+
+def copy_runtime_files(name: str, spec: RuntimeFiles) -> list[Path]:
+    """Make assets/<name>/ hold the runtime files of one package."""
+    return sync_folder(ASSETS / name, runtime_sources(spec))
 
 
 def python_package_dir(name: str) -> Path:
@@ -234,13 +257,16 @@ def python_license_files(name: str) -> list[Path]:
 
 
 def copy_python_package(name: str) -> list[Path]:
-    """Replace assets/<name>/ with the runtime modules and the licence of a Python package."""
-    sources = [*python_runtime_modules(name), *python_license_files(name)]
-    target = ASSETS / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    return [Path(shutil.copy2(source, target / source.name)) for source in sources]
+    """Make assets/<name>/ hold the runtime modules and the licence of a Python package."""
+    return sync_folder(ASSETS / name, [*python_runtime_modules(name), *python_license_files(name)])
+
+
+def precompress_client() -> list[Path]:
+    """The siblings of every compressible file the page loads (step 4)."""
+    sys.path.insert(0, str(ROOT))
+    from signaling.clientbuild import client_sources, precompress
+
+    return precompress(ROOT / relative for relative in client_sources(ROOT) if relative.name != "index.html")
 
 
 def build_assets() -> list[Path]:
@@ -259,6 +285,8 @@ def main() -> None:
     copied = build_assets()
     total = sum(path.stat().st_size for path in copied)
     print(f"assets: {len(copied)} files, {total / 1e6:.1f} MB in {ASSETS.relative_to(ROOT)}/")
+    siblings = precompress_client()
+    print(f"assets: {len(siblings)} precompressed siblings, {sum(p.stat().st_size for p in siblings) / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

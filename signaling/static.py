@@ -3,21 +3,47 @@ the ONNX models.
 
 Every HTTP response carries the cross-origin isolation headers (wasm threads need them) and a
 Content-Security-Policy that keeps every request on our own origin.
+
+The page (index.html, at `/` and `/r/{room}`) is revalidated on every visit and names every
+other file by a content-addressed URL, `/v/{digest}/{path}` (signaling/clientbuild.py
+`versions`), which browsers keep for a year without asking again: a second visit fetches the
+page and nothing else, and a deploy changes the URLs of what it changed. A versioned URL whose
+digest is not the file's current one is a 404, never other bytes under a name cached for good.
+The plain paths (`/assets/...`) answer too, revalidated each time, for pages and tools that
+name them.
+
+A file with a precompressed sibling (`x.wasm.br`, `x.wasm.gz`, written at build time) is sent
+encoded when the request accepts it (`accepted_encodings`), and only after the sibling has been
+checked to decode to the file's current bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
-from starlette.datastructures import MutableHeaders
+import anyio.to_thread
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
+from starlette.staticfiles import NotModifiedResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signaling.clientbuild import BROWSER_MODEL_MODULES, SHARED_MODULES
+from signaling.clientbuild import (
+    ENCODINGS,
+    fresh_sibling,
+    sibling,
+    unit_digest,
+    unit_of,
+    units,
+    versioned_page,
+)
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("text/javascript", ".js")
@@ -62,11 +88,10 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(self), microphone=(self), display-capture=()",
 }
 
-# Our own code changes between deploys under the same URL: revalidate (ETag) every time.
-# Third-party assets come from pinned npm (and PyPI) versions and change only with a deploy too, so
-# they get a day of freshness and then revalidate.
+# index.html and the plain paths: revalidated (ETag) on every use, as a deploy changes them in
+# place. Versioned URLs: kept for good (a year is the longest anything honours).
 APP_CACHE = "no-cache"
-ASSET_CACHE = "public, max-age=86400"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class SecurityHeaders:
@@ -93,59 +118,230 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class CachedStaticFiles(StaticFiles):
-    """StaticFiles (path-traversal safe, ETag) with one Cache-Control for the whole mount.
-
-    A missing folder answers 404 like a missing file: Starlette's own check would raise on the
-    first request (a 500). `clov serve` refuses to start without the files instead
-    (`missing_client_files`)."""
-
-    def __init__(self, directory: Path, cache_control: str) -> None:
-        super().__init__(directory=directory, check_dir=False)
-        self.cache_control = cache_control
-
-    async def check_config(self) -> None:
-        pass
-
-    def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        response = super().file_response(*args, **kwargs)
-        response.headers["Cache-Control"] = self.cache_control
-        return response
+# Ours, in the order we prefer them at equal weight: brotli is the smaller.
+PREFERENCE = ("br", "gzip", "identity")
+ALIASES = {"x-gzip": "gzip"}
 
 
-class ModelFiles(CachedStaticFiles):
-    """The ONNX files of models/ and the decoding the browser imports; not the recipe or its
-    build caches."""
+def accepted_encodings(header: str | None) -> list[str]:
+    """The codings of `PREFERENCE` that an Accept-Encoding header accepts, best first (RFC 9110
+    12.5.3): by weight, ties in our order; `*` stands for every coding it does not name; a
+    weight of 0 refuses; identity is accepted unless refused. No header: identity only (a
+    client that says nothing may not decode anything). A malformed element is ignored."""
+    if header is None:
+        return ["identity"]
+    weights: dict[str, float] = {}
+    for element in header.split(","):
+        coding, *parameters = (part.strip() for part in element.split(";"))
+        coding = ALIASES.get(coding.lower(), coding.lower())
+        if not coding:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = -1.0
+        if not 0 <= weight <= 1:
+            continue
+        weights[coding] = max(weight, weights.get(coding, 0.0))
+    star = weights.get("*")
+    accepted = []
+    for coding in PREFERENCE:
+        weight = weights.get(coding, star)
+        if weight is None:
+            weight = 1.0 if coding == "identity" else 0.0
+        if weight > 0:
+            accepted.append((weight, coding))
+    accepted.sort(key=lambda item: (-item[0], PREFERENCE.index(item[1])))
+    return [coding for _, coding in accepted]
 
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        if "/" in path.strip("/") or not (path.endswith(".onnx") or path in BROWSER_MODEL_MODULES):
-            return Response("Not Found", status_code=404)
-        return await super().get_response(path, scope)
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is replaced or rewritten."""
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
-def static_routes(root: Path) -> list[Route | Mount]:
-    """Routes for the app shell; `/r/{room}` (an invite link) serves the same page as `/`."""
-    index = root / "index.html"
+@dataclass
+class _Checked:
+    signature: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
+    fresh: bool
+
+
+class ClientFiles:
+    """The client's files under `root`, as the routes of `static_routes` serve them: which may be
+    served (signaling/clientbuild.py `unit_of`), the current digest of each unit, which siblings
+    are fresh. Results are kept while the files' stat (inode, size, times) stays the same, so an
+    edit, an upgrade or a deploy in place shows at the next request."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._hashes: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+        self._siblings: dict[tuple[Path, str], _Checked] = {}
+        self._page: tuple[tuple[int, int, int, int], dict[str, str], str] | None = None
+
+    def resolve(self, relative: str) -> Path | None:
+        """The file at `relative` if the page may load it and it stays inside its folder."""
+        if unit_of(relative) is None:
+            return None
+        top = os.path.realpath(self.root / relative.split("/")[0])
+        full = os.path.realpath(self.root / relative)
+        if os.path.commonpath([top, full]) != top or not os.path.isfile(full):
+            return None
+        return Path(full)
+
+    def _file_hash(self, relative: str) -> bytes:
+        path = self.root / relative
+        signature = _signature(path.stat())
+        known = self._hashes.get(relative)
+        if known is None or known[0] != signature:
+            known = (signature, hashlib.sha256(path.read_bytes()).digest())
+            self._hashes[relative] = known
+        return known[1]
+
+    def _digest(self, files: list[str]) -> str:
+        # The same digest as clientbuild.unit_digest, from hashes kept between requests.
+        return unit_digest(self.root, files, file_hash=self._file_hash)
+
+    def versions(self) -> dict[str, str]:
+        """`{unit: digest}` now (blocking: hashes what changed)."""
+        return {unit: self._digest(files) for unit, files in units(self.root).items()}
+
+    def digest_of(self, unit: str) -> str | None:
+        """The current digest of one unit, None if it has no files (blocking)."""
+        files = units(self.root, only=unit).get(unit)
+        return self._digest(files) if files else None
+
+    def page(self) -> str | None:
+        """index.html naming the current versions, None without one (blocking)."""
+        index = self.root / "index.html"
+        if not index.is_file():
+            return None
+        signature = _signature(index.stat())
+        versions = self.versions()
+        if self._page is None or self._page[:2] != (signature, versions):
+            self._page = (signature, versions, versioned_page(index.read_text(encoding="utf-8"), versions))
+        return self._page[2]
+
+    def encodings(self, path: Path) -> set[str]:
+        """The encodings whose sibling of `path` is fresh (blocking: checks what changed)."""
+        fresh = set()
+        for encoding in ENCODINGS:
+            try:
+                signature = (_signature(path.stat()), _signature(sibling(path, encoding).stat()))
+            except FileNotFoundError:
+                continue
+            checked = self._siblings.get((path, encoding))
+            if checked is None or checked.signature != signature:
+                checked = _Checked(signature, fresh_sibling(path, encoding))
+                self._siblings[(path, encoding)] = checked
+            if checked.fresh:
+                fresh.add(encoding)
+        return fresh
+
+
+def _etag(stat: os.stat_result, encoding: str) -> str:
+    """Strong, and distinct per encoding: each is its own sequence of bytes (for If-Range)."""
+    base = hashlib.md5(f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}".encode(), usedforsecurity=False)
+    return f'"{base.hexdigest()}{"" if encoding == "identity" else "-" + encoding}"'
+
+
+def _not_modified(response: MutableHeaders, request: Headers) -> bool:
+    """The request's validators match the response's: If-None-Match (weak comparison, RFC 9110
+    13.1.2), else If-Modified-Since."""
+    if_none_match = request.get("if-none-match")
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or response["etag"].removeprefix("W/") in tags
+    since, modified = parsedate_to_datetime_or_none(request.get("if-modified-since")), None
+    if since is not None and "last-modified" in response:
+        modified = parsedate_to_datetime_or_none(response["last-modified"])
+    return since is not None and modified is not None and since >= modified
+
+
+def parsedate_to_datetime_or_none(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+async def file_response(files: ClientFiles, path: Path, request: Request, cache_control: str) -> Response:
+    """`path` in the best encoding the request accepts, with its own type, and 304 when the
+    request already holds it. Range, If-Range and HEAD apply to the representation chosen."""
+    original = await anyio.to_thread.run_sync(path.stat)
+    accepted = accepted_encodings(request.headers.get("accept-encoding"))
+    # Identity is always there, so preferred to it, or refused (nothing acceptable: it goes anyway).
+    wanted = accepted[: accepted.index("identity")] if "identity" in accepted else accepted
+    available = await anyio.to_thread.run_sync(files.encodings, path) if wanted else set()
+    encoding = next((coding for coding in wanted if coding in available), "identity")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {
+        "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
+        "ETag": _etag(original, encoding),
+        "Last-Modified": formatdate(original.st_mtime, usegmt=True),
+    }
+    served, stat = path, original
+    if encoding != "identity":
+        served = sibling(path, encoding)
+        stat = await anyio.to_thread.run_sync(served.stat)
+        headers["Content-Encoding"] = encoding
+    response = FileResponse(served, stat_result=stat, media_type=media_type, headers=headers)
+    if _not_modified(response.headers, request.headers):
+        return NotModifiedResponse(response.headers)
+    return response
+
+
+async def page_response(files: ClientFiles, request: Request) -> Response:
+    page = await anyio.to_thread.run_sync(files.page)
+    if page is None:
+        return Response("Not Found", status_code=404)
+    body = page.encode()
+    headers = {
+        "Cache-Control": APP_CACHE,
+        "ETag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+    }
+    response = Response(body, media_type="text/html; charset=utf-8", headers=headers)
+    if _not_modified(response.headers, request.headers):
+        return NotModifiedResponse(response.headers)
+    return response
+
+
+def static_routes(root: Path) -> list[Route]:
+    """Routes for the app: the page (`/r/{room}`, an invite link, serves the same page as
+    `/`), the versioned files, and the plain paths."""
+    files = ClientFiles(root)
 
     async def app_page(request: Request) -> Response:
-        if not index.is_file():
+        return await page_response(files, request)
+
+    async def versioned(request: Request) -> Response:
+        relative = request.path_params["path"]
+        unit = unit_of(relative)
+        path = files.resolve(relative)
+        if unit is None or path is None:
             return Response("Not Found", status_code=404)
-        return FileResponse(index, media_type="text/html; charset=utf-8", headers={"Cache-Control": APP_CACHE})
+        if request.path_params["digest"] != await anyio.to_thread.run_sync(files.digest_of, unit):
+            return Response("Not Found", status_code=404)
+        return await file_response(files, path, request, IMMUTABLE)
 
-    def shared_module(name: str) -> Route:
+    def plain(top: str) -> Route:
         async def endpoint(request: Request) -> Response:
-            path = root / "signaling" / name
-            if not path.is_file():
+            path = files.resolve(f"{top}/{request.path_params['path']}")
+            if path is None:
                 return Response("Not Found", status_code=404)
-            return FileResponse(path, headers={"Cache-Control": APP_CACHE})
+            return await file_response(files, path, request, APP_CACHE)
 
-        return Route(f"/signaling/{name}", endpoint)
+        return Route(f"/{top}/{{path:path}}", endpoint, methods=["GET", "HEAD"])
 
     return [
-        Route("/", app_page),
-        Route("/r/{room}", app_page),
-        *[shared_module(name) for name in SHARED_MODULES],
-        Mount("/frontend_py", CachedStaticFiles(root / "frontend_py", APP_CACHE)),
-        Mount("/assets", CachedStaticFiles(root / "assets", ASSET_CACHE)),
-        Mount("/models", ModelFiles(root / "models", APP_CACHE)),
+        Route("/", app_page, methods=["GET", "HEAD"]),
+        Route("/r/{room}", app_page, methods=["GET", "HEAD"]),
+        Route("/v/{digest}/{path:path}", versioned, methods=["GET", "HEAD"]),
+        *(plain(top) for top in ("frontend_py", "signaling", "assets", "models")),
     ]

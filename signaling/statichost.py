@@ -9,6 +9,11 @@ The folder is the client `clov serve` would serve, with index.html changed in th
   policy, as `<meta>` elements.
 `_headers` holds every header `clov serve` sends, in the format Netlify and Cloudflare Pages read
 (hosts that can set headers should: cross-origin isolation gives the models more threads).
+
+As `clov serve` names them, every file but index.html sits at its content-addressed path,
+`v/{digest}/...` (signaling/clientbuild.py `versions`), which `_headers` lets browsers keep for
+good; each compressible file has its brotli and gzip siblings for hosts that serve them (nginx
+`brotli_static`/`gzip_static`), taken from the source when they are fresh, else compressed here.
 """
 
 from __future__ import annotations
@@ -19,14 +24,24 @@ import shutil
 from pathlib import Path
 
 from frontend_py.urls import SIGNALING_META
-from signaling.clientbuild import CLIENT_ROOT, copy_client, missing_client_files, missing_files_message
-from signaling.static import SECURITY_HEADERS, content_security_policy
+from signaling.clientbuild import (
+    CLIENT_ROOT,
+    ENCODINGS,
+    copy_client,
+    missing_client_files,
+    missing_files_message,
+    precompress,
+    versioned_page,
+    versions,
+)
+from signaling.static import IMMUTABLE, SECURITY_HEADERS, content_security_policy
 
 HEADERS_FILE = "_headers"
 # What a build writes at the top of its folder: a rebuild replaces these and leaves the rest.
-WRITTEN = ("index.html", HEADERS_FILE, "frontend_py", "signaling", "assets", "models")
-# "/assets/..." and the like in index.html's attributes and PyScript config.
-ROOTED_PATH = re.compile(r'(?<=")/(?=(?:assets|frontend_py|models|signaling)/)')
+WRITTEN = ("index.html", HEADERS_FILE, "frontend_py", "signaling", "assets", "models", "v")
+# "/v/.../assets/..." and the like in index.html's attributes and PyScript config.
+ROOTED_PATH = re.compile(r'(?<=")/(?=(?:assets|frontend_py|models|signaling|v)/)')
+VERSIONED_FILES = "/v/*"  # the content-addressed files' path in `_headers`
 
 
 class BuildError(Exception):
@@ -40,12 +55,15 @@ def build(target: Path, signaling: str, source: Path = CLIENT_ROOT) -> list[Path
     if missing:
         raise BuildError(missing_files_message(source, missing, serving=False))
     _clear(target)
-    written = copy_client(source, target)
+    current = versions(source)
+    written = copy_client(source, target, layout=current, encodings=tuple(ENCODINGS))
+    siblings = precompress(path for path in written if path.name != "index.html")
     index = target / "index.html"
-    index.write_text(static_page(index.read_text(encoding="utf-8"), signaling), encoding="utf-8")
+    page = versioned_page(index.read_text(encoding="utf-8"), current)
+    index.write_text(static_page(page, signaling), encoding="utf-8")
     headers = target / HEADERS_FILE
     headers.write_text(headers_file(signaling), encoding="utf-8")
-    return [*written, headers]
+    return sorted({*written, *siblings, headers})
 
 
 def static_page(page: str, signaling: str) -> str:
@@ -72,10 +90,13 @@ def _attribute(value: str) -> str:
 
 
 def headers_file(signaling: str) -> str:
-    """Every header `clov serve` sends with its pages, for every path, as `_headers`."""
+    """Every header `clov serve` sends with its pages, for every path, and the caching of the
+    versioned files, as `_headers`. The rest keeps the host's own caching, which revalidates
+    (both hosts join the values of every rule that matches a path, so `/*` names none)."""
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(signaling)}
     lines = ["# Netlify and Cloudflare Pages send these with every file (written by clov build).", "/*"]
     lines += [f"  {name}: {value}" for name, value in headers.items()]
+    lines += [VERSIONED_FILES, f"  Cache-Control: {IMMUTABLE}"]
     return "\n".join(lines) + "\n"
 
 

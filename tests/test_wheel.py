@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from frontend_py.urls import versioned
+from signaling.clientbuild import versioned_page, versions
 from tests.conftest import ROOT, SECRET, free_port, wait_until
 
 
@@ -81,7 +83,13 @@ def test_the_installed_wheel_serves_the_whole_client(venv: Path, serve: str) -> 
                  "assets/pyodide/pyodide.asm.wasm", "assets/pyscript/core.js", "models/selfie_segmentation.onnx"):
         response = httpx.get(f"{serve}/{'' if path == 'index.html' else path}")
         assert response.status_code == 200, path
-        assert response.content == (ROOT / path).read_bytes(), path
+        if path == "index.html":  # naming the versioned URLs of the same files
+            assert response.text == versioned_page((ROOT / path).read_text(), versions(ROOT))
+        else:
+            assert response.content == (ROOT / path).read_bytes(), path
+    # The wheel carries the brotli siblings (httpx offers brotli, and decoded it above).
+    wasm = httpx.get(f"{serve}/assets/onnxruntime/ort-wasm-simd-threaded.wasm", headers={"Accept-Encoding": "br"})
+    assert wasm.headers["content-encoding"] == "br" and int(wasm.headers["content-length"]) < 0.3 * len(wasm.content)
     # Only what the page loads: no build tooling, no node_modules, no tests.
     assert not (root / "node_modules").exists() and not (root / "tests").exists()
 
@@ -104,5 +112,5 @@ def test_the_installed_wheel_builds_a_static_client(venv: Path, tmp_path: Path) 
     result = run(venv / "bin" / "clov", "build", tmp_path / "site", "--signaling", "https://signal.example.org",
                  cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "site" / "models" / "selfie_segmentation.onnx").is_file()
+    assert (tmp_path / "site" / versioned("models/selfie_segmentation.onnx", versions(ROOT))).is_file()
     assert 'content="https://signal.example.org"' in (tmp_path / "site" / "index.html").read_text()

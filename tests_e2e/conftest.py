@@ -15,7 +15,8 @@ Fixtures (see each docstring):
   turn_server        session  coturn on loopback, secret TURN_SECRET (tests_e2e/coturn.py)
   open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
                               (separate storage) per call, with a request guard
-Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests).
+Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests),
+`trusting_home(home, certificate)` (a HOME whose Chromium trusts a development certificate).
 
 The whole run is moved into a network namespace with only loopback (see `pytest_configure`).
 """
@@ -63,6 +64,24 @@ CHROMIUM_FLAGS = [
 PERMISSIONS = ["camera", "microphone", "clipboard-write"]
 READY_TIMEOUT_MS = 60_000
 NETNS_ENV = "CLOV_E2E_NETNS"
+
+
+def trusting_home(home: Path, certificate: Path) -> Path:
+    """A fresh HOME whose user trusts `certificate` (`clov serve --dev-cert 1`'s) the way an
+    administrator makes a machine trust one: an entry in the user's NSS database, written by
+    `certutil`, which Chromium reads (no flag that ignores certificate errors). Launch Chromium
+    with `HOME` set to it."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = ["certutil", "-d", f"sql:{nssdb}"]
+    for command in (
+        [*certutil, "-N", "--empty-password"],
+        # "P": a trusted peer. The certificate is its own issuer but no CA (basic constraints
+        # say so), and Chromium refuses it as a trusted CA ("C": ERR_CERT_INVALID).
+        [*certutil, "-A", "-t", "P,,", "-n", "CLOV development", "-i", str(certificate)],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
+    return home
 
 
 # --- network namespace -------------------------------------------------------------------------

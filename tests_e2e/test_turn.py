@@ -6,14 +6,14 @@ that trusts the development certificate the way an administrator makes a machine
 an entry in the user's NSS database, written by `certutil` (no flag that ignores certificate
 errors). A Chromium without that entry refuses the page. Then the call rides out a rejoin,
 which renews the TURN credentials, and a restart of coturn, which the client's own ICE restart
-gets over with the renewed credentials.
+gets over with the renewed credentials. On the way, the page's runtime came brotli-compressed,
+which Chromium offers over HTTPS only.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Error, Page, Playwright
 
 from signaling.config import OPTIONS
 from tests.conftest import ROOT
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, TURN_SECRET, AppServer, page_log
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, TURN_SECRET, AppServer, page_log, trusting_home
 from tests_e2e.coturn import TurnServer
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import (
@@ -87,24 +87,21 @@ def trusting_browser(
     server: AppServer, playwright: Playwright, fake_media: FakeMedia, tmp_path: Path,
 ) -> Iterator[Browser]:
     """A Chromium whose user trusts the server's development certificate, in a fresh HOME."""
-    home = tmp_path / "home"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
     certificate = ROOT / ".clov" / "dev-cert.pem"  # made by `--dev-cert 1` in the static root
-    certutil = ["certutil", "-d", f"sql:{nssdb}"]
-    for command in (
-        [*certutil, "-N", "--empty-password"],
-        # "P": a trusted peer. The certificate is its own issuer but no CA (basic constraints
-        # say so), and Chromium refuses it as a trusted CA ("C": ERR_CERT_INVALID).
-        [*certutil, "-A", "-t", "P,,", "-n", "CLOV development", "-i", str(certificate)],
-    ):
-        subprocess.run(command, check=True, capture_output=True)
+    home = trusting_home(tmp_path / "home", certificate)
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *fake_media.chromium_flags()],
         env={**os.environ, "HOME": str(home)},
     )
     yield browser
     browser.close()
+
+
+RUNTIME_WASM = """() => {
+  const entry = performance.getEntriesByType('resource').find(e => e.name.endsWith('/pyodide.asm.wasm'));
+  return entry && {name: entry.name, contentEncoding: entry.contentEncoding,
+                   encodedBodySize: entry.encodedBodySize, decodedBodySize: entry.decodedBodySize};
+}"""
 
 
 def enter(page: Page, sockets: list[str]) -> None:
@@ -148,6 +145,11 @@ def test_a_call_over_https_through_the_turn_relay(
     sockets: list[str] = []
     ana = open_trusted(server.url("/"))
     assert ana.evaluate("location.protocol") == "https:"
+    # Over HTTPS Chromium offers brotli: Pyodide's wasm came as its precompressed sibling, from
+    # its content-addressed URL.
+    wasm = ana.evaluate(RUNTIME_WASM)
+    assert "/v/" in wasm["name"] and wasm["contentEncoding"] == "br", wasm
+    assert wasm["encodedBodySize"] < 0.4 * wasm["decodedBodySize"], wasm
     enter(ana, sockets)
     ana.fill("#name", "Ana")
     ana.click("#create")
