@@ -258,7 +258,7 @@ def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_
 
     # Picking an overlay fetches them, and says so until they are there.
     held: list[Route] = []
-    ana.route("**/models/face_landmark*.onnx", held.append)
+    ana.route("**/models/face_landmark*.onnx", lambda route: held.append(route))
     ana.click("[data-overlay='sunglasses']")
     assert ana.get_attribute("[data-overlay='sunglasses']", "aria-checked") == "true"
     ana.wait_for_selector("#overlays-loading", state="visible")
