@@ -32,6 +32,15 @@ def effects_bar(pipeline: Pipeline) -> Any:
         for button in picker.children:
             button.setAttribute("aria-checked", "true" if button.dataset.overlay == name else "false")
 
+    # The face models download when the first overlay is picked; until then the pick waits.
+    loading = text("span", "overlays.loading", {"id": "overlays-loading", "class": "effects-status", "role": "status"})
+
+    def show_loading(on: bool) -> None:
+        loading.hidden = not on
+        picker.setAttribute("aria-busy", "true" if on else "false")
+
+    pipeline.on_faces_loading = show_loading
+    show_loading(pipeline.faces_loading)
     chosen = pipeline.overlay.name if pipeline.overlay else ""
     for name in ("", *[overlay.name for overlay in CATALOGUE]):
         key = f"overlay.{name or 'none'}"
@@ -57,4 +66,5 @@ def effects_bar(pipeline: Pipeline) -> Any:
         h("label", {"class": "switch"}, removal, text("span", "background.remove")),
         text("span", "overlays.label", {"class": "effects-label"}),
         picker,
+        loading,
     )

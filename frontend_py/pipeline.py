@@ -19,6 +19,7 @@ without one, the call goes on and the person is told.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ from frontend_py import media, webgl
 from frontend_py.dom import h, js_object, spawn
 from frontend_py.facetracking import LANDMARK_SIZE, MAX_FACES, Face, Tracker
 from frontend_py.framesampling import Affine, sampling
-from frontend_py.onnxruntime import Provider, Runtime, Session, choose_provider
+from frontend_py.onnxruntime import Provider, Runtimes, Session, choose_provider, model_bytes
 from frontend_py.overlays import BY_NAME, Overlay
 from frontend_py.packing import Packer
 from frontend_py.privacy import CameraPrivacy, Notice
@@ -225,7 +226,7 @@ class Pipeline:
         self.packer = Packer(self.gl, self.frame_texture)
         self.width = self.height = 0
         self.provider: Provider | None = None
-        self.runtime: Runtime | None = None
+        self.runtimes: asyncio.Future[Runtimes | None] | None = None
         self.segmenter: Session | None = None
         self.detector: Session | None = None
         self.landmarker: Session | None = None
@@ -252,7 +253,10 @@ class Pipeline:
         self.refined: list[webgl.Target] = []
         self.max_fps = 30.0  # what the peers are sent at most (bandwidth.video_encoding)
         self.model_options: tuple[str, int] | None = None  # (provider, threads) asked for; set by start()
-        self.models_requested = False
+        self.segmentation_requested = False
+        self.faces_requested = False
+        self.faces_loading = False  # an overlay is picked and the face models are on their way
+        self.on_faces_loading: Callable[[bool], None] = lambda loading: None
 
     @property
     def remove_background(self) -> bool:
@@ -328,14 +332,14 @@ class Pipeline:
 
     def _fit_camera(self) -> bool:
         """Size what depends on the camera's picture: the packed frames and the captured canvas
-        they are put into, and, until the models are asked for, the segmentation model (by the
+        they are put into, and, until segmentation is asked for, the segmentation model (by the
         picture's shape) and its mask targets. Once asked for, the segmentation model stays
         (it takes a picture of any size). False when the picture kept its size."""
         width, height = self.source.size
         if (width, height) == (self.width, self.height):
             return False
         self.width, self.height = width, height
-        if not self.models_requested:
+        if not self.segmentation_requested:
             self.segmentation, mask_width, mask_height = segmentation_model(width, height)
             if (mask_width, mask_height) != self.mask_size or not self.refined:
                 for target in self.refined:
@@ -367,6 +371,10 @@ class Pipeline:
     def stop(self) -> None:
         self.running = False
         self.source.close()
+        if self.runtimes is not None and self.runtimes.done() and self.runtimes.result() is not None:
+            binary = self.runtimes.result().binary
+            if binary is not None:
+                binary.release()
         if self._incoming is not None:
             self._incoming.close()
 
@@ -377,55 +385,90 @@ class Pipeline:
         self._need_models()
 
     def _need_models(self) -> None:
-        """Load the models once something needs them: with removal off and no overlay, a
-        booth runs without them (their start-up costs seconds of CPU)."""
-        wanted = self.remove_background or self.overlay is not None
-        if wanted and self.running and self.model_options is not None and not self.models_requested:
-            self.models_requested = True
-            spawn(self._load_models(*self.model_options))
+        """Load each model once something needs it: segmentation for background removal, the
+        face models (4.5 MB, most of a first visit's models) once an overlay is picked. With
+        neither, a booth runs without them (their start-up costs seconds of CPU)."""
+        if not self.running or self.model_options is None:
+            return
+        if self.remove_background and not self.segmentation_requested:
+            self.segmentation_requested = True
+            spawn(self._load_segmentation())
+        if self.overlay is not None and not self.faces_requested:
+            self.faces_requested = True
+            spawn(self._load_faces())
 
-    async def _load_models(self, requested: str, threads: int) -> None:
+    async def _runtimes(self) -> Runtimes | None:
+        """The provider, chosen once for all the models; None when none can be had here."""
+        if self.runtimes is None:
+            self.runtimes = asyncio.ensure_future(self._choose_runtimes(*self.model_options))
+        return await self.runtimes
+
+    async def _choose_runtimes(self, requested: str, threads: int) -> Runtimes | None:
         try:
             self.provider = await choose_provider(requested, threads)
-            self.runtime = await Runtime.load(self.provider)
-            if self.provider.name != "wasm":
-                self.atlas = TensorAtlas(self.gl, self.mask_size)
-        except Exception as exc:  # noqa: BLE001 (no runtime: the privacy notice takes over)
+        except Exception as exc:  # noqa: BLE001 (no provider: the privacy notice takes over)
             js.console.error(f"onnxruntime-web: {exc}")
             self.models_failed = [self.segmentation, DETECTOR, LANDMARKS]
             self.privacy.model_unavailable()
             self._update_notice()
             self.on_notice("ai.no_faces")
+            return None
+        if self.provider.name != "wasm":
+            self.atlas = TensorAtlas(self.gl, self.mask_size)
+        return Runtimes(self.provider)
+
+    async def _create_session(self, runtimes: Runtimes, model: str) -> Session:
+        """On the page's instance. The WebGPU provider refuses to create a session while another
+        one runs: there, no frame is made meanwhile (the model downloads before)."""
+        data = await model_bytes(model_file(model, runtimes.provider.name))
+        runtime = await runtimes.page()
+        idle = self._frame_lock if runtimes.provider.name == "webgpu" else contextlib.nullcontext()
+        async with idle:
+            return await runtime.session(data)
+
+    async def _load_segmentation(self) -> None:
+        runtimes = await self._runtimes()
+        if runtimes is None:
             return
-        # All sessions exist before the first one runs: the WebGPU provider refuses to create a
-        # session while another one is running or being created.
-        sessions: dict[str, Session] = {}
-        if self.provider.split()[1]:
-            in_worker = await self._session_in_worker(model_file(self.segmentation, "wasm"))
-            if in_worker is not None:
-                sessions[self.segmentation] = in_worker
-        for name in (self.segmentation, DETECTOR, LANDMARKS):
-            if name in sessions:
-                continue
-            file = model_file(name, self.provider.name)
-            try:
-                sessions[name] = await self.runtime.session(file)
-            except Exception as exc:  # noqa: BLE001 (one model failing leaves the others)
-                js.console.error(f"model {file}: {exc}")
-                self.models_failed.append(name)
-        self.segmenter = sessions.get(self.segmentation)
-        self.detector = sessions.get(DETECTOR)
-        self.landmarker = sessions.get(LANDMARKS)
-        if self.segmentation in self.models_failed:
+        try:
+            if runtimes.provider.split()[1]:
+                self.segmenter = await self._session_in_worker(runtimes, model_file(self.segmentation, "wasm"))
+            if self.segmenter is None:
+                self.segmenter = await self._create_session(runtimes, self.segmentation)
+        except Exception as exc:  # noqa: BLE001 (the privacy notice takes over)
+            js.console.error(f"model {self.segmentation}: {exc}")
+            self.models_failed.append(self.segmentation)
             self.privacy.model_unavailable()
             self._update_notice()
-        if DETECTOR in self.models_failed or LANDMARKS in self.models_failed:
-            self.on_notice("ai.no_faces")
 
-    async def _session_in_worker(self, file: str) -> Session | None:
+    async def _load_faces(self) -> None:
+        runtimes = await self._runtimes()
+        if runtimes is None:
+            return
+        self._faces_loading(True)
+        try:
+            sessions = {}
+            for name in (DETECTOR, LANDMARKS):
+                try:
+                    sessions[name] = await self._create_session(runtimes, name)
+                except Exception as exc:  # noqa: BLE001 (the call goes on without overlays)
+                    js.console.error(f"model {model_file(name, runtimes.provider.name)}: {exc}")
+                    self.models_failed.append(name)
+            if len(sessions) < 2:
+                self.on_notice("ai.no_faces")
+            else:
+                self.detector, self.landmarker = sessions[DETECTOR], sessions[LANDMARKS]
+        finally:
+            self._faces_loading(False)
+
+    def _faces_loading(self, loading: bool) -> None:
+        self.faces_loading = loading
+        self.on_faces_loading(loading)
+
+    async def _session_in_worker(self, runtimes: Runtimes, file: str) -> Session | None:
         """None where workers or the model fail: the model is then tried on the page's instance."""
         try:
-            return await (await Runtime.load(self.provider, in_worker=True)).session(file)
+            return await (await runtimes.worker()).session(await model_bytes(file))
         except Exception as exc:  # noqa: BLE001 (the page's instance is the fallback)
             js.console.error(f"onnxruntime-web in a worker, {file}: {exc}")
             return None

@@ -220,7 +220,17 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_media: FakeMedia) -> None:
-    ana, link = create_booth(open_page, "Ana")
+    requested: list[str] = []  # every URL Ana's browser asks for, its workers' included
+
+    def recorded(url: str) -> Page:
+        page = open_page(url)
+        page.context.on("request", lambda request: requested.append(request.url.split("?")[0]))
+        return page
+
+    def asked(name: str) -> int:
+        return sum(url.endswith(name) for url in requested)
+
+    ana, link = create_booth(recorded, "Ana")
     bo = join(open_page, link, "Bo")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
@@ -239,10 +249,29 @@ def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_
     # Where the codec alone strays that far (sharp edges), before any overlay.
     assert poll(lambda: changed().mean() < 0.01, timeout=30), "the received picture is not the camera's"
     codec_noise = dilate(changed() | changed() | changed(), 2)
+    # The booth runs, background removed, and no face model was fetched: no overlay asked for
+    # them. onnxruntime's wasm came once, though the page and its worker each run it.
+    ana.wait_for_function(f"() => ({DIAGNOSTICS})().privacy === 'masked'", timeout=30_000)
+    assert not [url for url in requested if "/models/face_" in url]
+    assert asked("ort-wasm-simd-threaded.wasm") == 1
+    assert ana.is_hidden("#overlays-loading")
 
+    # Picking an overlay fetches them, and says so until they are there.
+    held: list[Route] = []
+    ana.route("**/models/face_landmark*.onnx", lambda route: held.append(route))
     ana.click("[data-overlay='sunglasses']")
     assert ana.get_attribute("[data-overlay='sunglasses']", "aria-checked") == "true"
+    ana.wait_for_selector("#overlays-loading", state="visible")
+    assert ana.inner_text("#overlays-loading") == STRINGS["en"]["overlays.loading"]
+    assert ana.get_attribute("#overlays", "aria-busy") == "true"
+    # Playwright hands a held request to the test only while the test waits on the page.
+    assert poll(lambda: ana.wait_for_timeout(100) or held, timeout=30), "the landmark model was never asked for"
+    for route in held:
+        route.fallback()
     ana.wait_for_function(f"() => ({DIAGNOSTICS})().faces === 1", timeout=30_000)
+    assert ana.is_hidden("#overlays-loading") and ana.get_attribute("#overlays", "aria-busy") == "false"
+    assert asked("face_detection_full_range_frame.onnx") == 1 and asked("face_landmark_frame.onnx") == 1
+    assert asked("ort-wasm-simd-threaded.wasm") == 1, "the page's instance fetched the wasm again"
     assert poll(lambda: changed().sum() > 0.2 * eye_distance**2, timeout=30), "no sunglasses in the received frame"
     drawn = changed() & ~codec_noise
     ys, xs = np.nonzero(drawn)
