@@ -132,15 +132,21 @@ def bare_boot_ms(browser: Browser, origin: str) -> float:
     return value
 
 
+def join_as_guest(page: Page, link: str, patience: float) -> None:
+    """Open the invite link, wait for the own preview, join, and wait for the host's first
+    frame. `patience` scales the waits (an emulated slow link takes longer)."""
+    page.goto(link)
+    page.wait_for_selector("#join", timeout=90_000 * patience)
+    page.wait_for_function(f"() => ({MARK})('clov:preview') !== null", timeout=30_000 * patience)
+    page.fill("#name", "Guest")
+    page.click("#join")
+    page.wait_for_function(f"() => ({MARK})('clov:first-remote-frame') !== null", timeout=30_000 * patience)
+
+
 def invite_run(browser: Browser, link: str) -> dict[str, float]:
     context = browser.new_context(permissions=["camera", "microphone"])
     page = context.new_page()
-    page.goto(link)
-    page.wait_for_selector("#join", timeout=60_000)
-    page.wait_for_function(f"() => ({MARK})('clov:preview') !== null", timeout=30_000)
-    page.fill("#name", "Guest")
-    page.click("#join")
-    page.wait_for_function(f"() => ({MARK})('clov:first-remote-frame') !== null", timeout=30_000)
+    join_as_guest(page, link, patience=1)
     marks = {name: page.evaluate(MARK, f"clov:{name}") for name in ("python-ready", "preview", "join", "first-remote-frame")}
     context.close()
     return {
@@ -283,12 +289,7 @@ def visit(context: BrowserContext, link: str, network: Network | None, proxy: Co
     transfers = Transfers()
     watch(page, network, transfers)
     down, up = proxy.counts()
-    page.goto(link)
-    page.wait_for_selector("#join", timeout=180_000)
-    page.wait_for_function(f"() => ({MARK})('clov:preview') !== null", timeout=60_000)
-    page.fill("#name", "Guest")
-    page.click("#join")
-    page.wait_for_function(f"() => ({MARK})('clov:first-remote-frame') !== null", timeout=60_000)
+    join_as_guest(page, link, patience=2)
     page.wait_for_function(IN_BOOTH, timeout=180_000, polling=50)
     booth = page.evaluate("performance.now()")
     wire_down, wire_up = proxy.counts()
