@@ -12,7 +12,8 @@ import js
 from pyodide.ffi import create_proxy
 
 from frontend_py.dom import h, spawn
-from frontend_py.pipeline import STAGES, Pipeline
+from frontend_py.frametimings import STAGES
+from frontend_py.pipeline import Pipeline
 from frontend_py.ui import text
 
 REFRESH_S = 1.0

@@ -53,7 +53,7 @@ LIST_SCRIPTS = ("scripts/assets.py", "models/recipe.py")
 
 # What the page loads, derived from the code that builds it, so the list is written once:
 # scripts/assets.py (RUNTIME_FILES, PYTHON_PACKAGES) builds assets/, models/recipe.py (MODELS)
-# builds every models/<name>.onnx the client picks from (frontend_py/pipeline.py model_file).
+# builds every models/<name>.onnx the client picks from (frontend_py/modelsessions.py model_file).
 # Both are in a checkout, and in the client an installed wheel carries (LIST_SCRIPTS).
 ASSETS_COMMAND = "scripts/setup.sh (or only the runtime: .venv/bin/python scripts/assets.py)"
 MODELS_COMMAND = "git checkout -- models (they come with the repository; rebuilt by python models/recipe.py)"

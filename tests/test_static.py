@@ -170,7 +170,7 @@ def test_the_checked_files_come_from_the_asset_step_and_the_model_recipe() -> No
     assert {"assets/pyodide/pyodide.mjs", "assets/pyodide/pyodide.asm.wasm", "assets/pyscript/core.js",
             "assets/pyscript/core-*.js", "assets/onnxruntime/ort.wasm.min.mjs", "assets/segno/__init__.py"} <= set(
         files[ASSETS_COMMAND])
-    # Every model the repository ships (the client picks among them, frontend_py/pipeline.py model_file).
+    # Every model the repository ships (the client picks among them, frontend_py/modelsessions.py model_file).
     assert set(files[MODELS_COMMAND]) == {f"models/{p.name}" for p in (root / "models").glob("*.onnx")}
     # Every runtime file index.html names is checked.
     # Every runtime file index.html names is checked (of segno, its __init__.py stands for the package).
