@@ -206,6 +206,21 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
         assert page_log(page).page_errors == []
 
 
+def test_friends_whose_first_connection_breaks_still_see_each_other(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    # Chromium sometimes refuses every description a pair applies ("Failed to start SCTP
+    # transport"), and that friend never appeared. A diagnostics switch breaks Bo's first
+    # connection the same way: both sides must replace it by a fresh one.
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link.replace("#", "?diagnostics=1&broken-connections=1#"), "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    for page, peer in ((ana, bo_id), (bo, ana_id)):
+        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
+        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    assert any("Failed to start SCTP transport" in line for line in page_log(bo).console_errors)
+
+
 def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     ana, link = create_booth(open_page, "Ana")
     bo = join(open_page, link, "Bo")
