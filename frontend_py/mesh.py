@@ -54,8 +54,10 @@ class Mesh:
         self.links: dict[str, PeerLink] = {}
         self.muted = False
         self.bitrate_cap = 0.0  # diagnostics only: a narrower uplink than the booth's budget
-        # Diagnostics only: each pair's first connections break, as Chromium's sometimes do.
+        # Diagnostics only: each pair's first connections break, as Chromium's sometimes do,
+        # and signals are applied late, as by a page too busy to read them.
         self.broken_connections = int(diagnostic_number("broken-connections"))
+        self.signal_delay_s = diagnostic_number("signal-delay-ms") / 1000
 
     def handle(self, message: ServerMessage) -> None:
         if isinstance(message, Welcome):
@@ -164,7 +166,7 @@ class Mesh:
 
         return PeerLink(
             self.own_id, participant.id, self.configuration, self.local_stream,
-            self.send_signal, on_track, on_data, on_state, self.broken_connections,
+            self.send_signal, on_track, on_data, on_state, self.broken_connections, self.signal_delay_s,
         )
 
     def _adapt_video(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -82,8 +83,9 @@ class PeerLink:
     iceconfig.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
     on_state(str). A connection that breaks is replaced by a fresh one on both sides
     (negotiation.Pairing): the callbacks then see a new stream and a data channel that opens
-    again. The first `broken_connections` connections refuse every description (a test's
-    diagnostics switch)."""
+    again. Two diagnostics switches let a test bend it: the first `broken_connections`
+    connections refuse every description, and every signal waits `signal_delay_s` before it
+    is applied (a page too busy to read its socket, so that offers cross)."""
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class PeerLink:
         on_data: Callable[[dict[str, Any] | bytes], None],
         on_state: Callable[[str], None],
         broken_connections: int = 0,
+        signal_delay_s: float = 0.0,
     ) -> None:
         self.peer_id = peer_id
         self.configuration = configuration
@@ -104,12 +107,13 @@ class PeerLink:
         self.on_data = on_data
         self.on_state = on_state
         self.broken_connections = broken_connections
+        self.signal_delay_s = signal_delay_s
         self.pc: Any = None
         self.channel: Any = None
         self.remote_stream: Any = None
         self.pairing = Pairing(is_polite(own_id, peer_id), self._connect, lambda data: send_signal(peer_id, data))
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self._worker = spawn(self._apply_signals())
         self._parameters_lock = asyncio.Lock()
         self._watchdog = spawn(self._renegotiate_when_stuck())
@@ -134,9 +138,18 @@ class PeerLink:
         on(pc, "connectionstatechange", current(self._on_connection_state))
         on(channel, "message", current(self._on_channel_message))
         on(channel, "open", current(lambda _: self.on_state("channel-open")))
-        if self.local_stream is not None:
-            for track in self.local_stream.getTracks():
+        # The same sections in the same order on both sides, whoever has a camera or a
+        # microphone: audio, video, then data. Chromium breaks a connection for good when an
+        # offer it rolls back (glare) placed the data section elsewhere than the offer it
+        # takes instead ("Failed to start SCTP transport", or a data channel that never opens).
+        for kind in ("audio", "video"):
+            tracks = [] if self.local_stream is None else list(
+                self.local_stream.getAudioTracks() if kind == "audio" else self.local_stream.getVideoTracks()
+            )
+            for track in tracks:
                 pc.addTrack(track, self.local_stream)
+            if not tracks:
+                pc.addTransceiver(kind, js_object({"direction": "recvonly"}))
         return _Adapter(pc, channel, broken=generation < self.broken_connections)
 
     @property
@@ -206,11 +219,13 @@ class PeerLink:
             await sender.setParameters(parameters)
 
     def receive_signal(self, data: dict[str, Any]) -> None:
-        self._inbox.put_nowait(data)
+        self._inbox.put_nowait((time.monotonic(), data))
 
     async def _apply_signals(self) -> None:
         while True:
-            data = await self._inbox.get()
+            arrived, data = await self._inbox.get()
+            if self.signal_delay_s:
+                await asyncio.sleep(arrived + self.signal_delay_s - time.monotonic())
             try:
                 await self.pairing.receive(data)
             except ProtocolError as exc:
