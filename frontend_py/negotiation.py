@@ -163,7 +163,8 @@ connection number `generation`,
         return self.negotiator.pc  # type: ignore[return-value]
 
     def connected(self) -> None:
-        """The current connection is up: a later break may be restarted from scratch again."""
+        """The current connection is up (media and data): a later break may be restarted from
+        scratch again, as many times."""
         self.restarts = 0
 
     def close(self) -> None:

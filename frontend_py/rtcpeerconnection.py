@@ -27,8 +27,8 @@ MAX_MESSAGE_BYTES = 256 * 1024
 # A connection not up by then has lost a signal (a socket drop, a server restart): the
 # impolite side offers again. Loopback connects in well under a second.
 RENEGOTIATE_AFTER_S = 8.0
-# Still not up this many rounds later (offers sent again, ICE restarted): the pair replaces
-# its connection by a fresh one (negotiation.Pairing).
+# Still not up (connected, with its data channel open) this many rounds later (offers sent
+# again, ICE restarted): the pair replaces its connection by a fresh one (negotiation.Pairing).
 RESTART_AFTER_ROUNDS = 4
 
 
@@ -137,7 +137,7 @@ class PeerLink:
         on(pc, "track", current(self._on_track))
         on(pc, "connectionstatechange", current(self._on_connection_state))
         on(channel, "message", current(self._on_channel_message))
-        on(channel, "open", current(lambda _: self.on_state("channel-open")))
+        on(channel, "open", current(self._on_channel_open))
         # The same sections in the same order on both sides, whoever has a camera or a
         # microphone: audio, video, then data. Chromium breaks a connection for good when an
         # offer it rolls back (glare) placed the data section elsewhere than the offer it
@@ -249,7 +249,7 @@ class PeerLink:
         waited = 0
         while not self.pairing.closed:
             await asyncio.sleep(RENEGOTIATE_AFTER_S)
-            if self.pc.connectionState == "connected":
+            if self.pc.connectionState == "connected" and self.channel.readyState == "open":
                 waited = 0
                 continue
             waited += 1
@@ -290,10 +290,14 @@ class PeerLink:
         self.remote_stream = stream
         self.on_track(stream)
 
+    def _on_channel_open(self, _: Any) -> None:
+        # Media and data both flow only now: a connection can be "connected" with a data
+        # channel that never opens.
+        self.pairing.connected()
+        self.on_state("channel-open")
+
     def _on_connection_state(self, _: Any) -> None:
-        if self.pc.connectionState == "connected":
-            self.pairing.connected()
-        elif self.pc.connectionState == "failed":
+        if self.pc.connectionState == "failed":
             self.pc.restartIce()
         self.on_state(self.state)
 
