@@ -229,8 +229,8 @@ def test_a_friend_with_a_camera_and_one_without_connect_when_their_offers_cross(
     # data channel that never opened), whichever of the two was polite.
     slow = "?diagnostics=1&signal-delay-ms=3000"
     ana, link = create_booth(open_page, "Ana", base=f"/{slow}")
-    assert slow in link
-    bo = open_page(link)
+    assert slow in ana.url
+    bo = open_page(link.replace("#", f"{slow}#"))
     bo.add_init_script(NO_CAMERA)
     bo.reload()
     wait_ready(bo)
