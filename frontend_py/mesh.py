@@ -13,6 +13,7 @@ from typing import Any
 
 from frontend_py import datachannel, iceconfig, media
 from frontend_py.bandwidth import video_encoding
+from frontend_py.diagnostics import diagnostic_number
 from frontend_py.dom import spawn
 from frontend_py.rtcpeerconnection import PeerLink
 from signaling.protocol import IceServers, PeerJoined, PeerLeft, ServerMessage, Signal, Welcome
@@ -53,6 +54,10 @@ class Mesh:
         self.links: dict[str, PeerLink] = {}
         self.muted = False
         self.bitrate_cap = 0.0  # diagnostics only: a narrower uplink than the booth's budget
+        # Diagnostics only: each pair's first connections break, as Chromium's sometimes do,
+        # and signals are applied late, as by a page too busy to read them.
+        self.broken_connections = int(diagnostic_number("broken-connections"))
+        self.signal_delay_s = diagnostic_number("signal-delay-ms") / 1000
 
     def handle(self, message: ServerMessage) -> None:
         if isinstance(message, Welcome):
@@ -127,10 +132,10 @@ class Mesh:
                 participant.name = name
                 self.on_change(participant_id, participant)
             link = self.links.get(participant_id)
-            if link is not None and link.state not in ("failed", "closed"):
-                return
             if link is not None:
-                link.close()
+                if link.state == "failed":
+                    link.restart()
+                return
         else:
             participant = self.participants[participant_id] = Participant(participant_id, name)
         self.links[participant_id] = self._link(participant)
@@ -161,7 +166,7 @@ class Mesh:
 
         return PeerLink(
             self.own_id, participant.id, self.configuration, self.local_stream,
-            self.send_signal, on_track, on_data, on_state,
+            self.send_signal, on_track, on_data, on_state, self.broken_connections, self.signal_delay_s,
         )
 
     def _adapt_video(self) -> None:

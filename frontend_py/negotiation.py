@@ -8,6 +8,11 @@ sides always agree without talking about it.
 `Negotiator` drives anything shaped like `PeerConnectionLike`: in the browser an adapter over
 a real `RTCPeerConnection` (rtcpeerconnection.py), in the CPython tests a model of the W3C
 signaling state machine, driven through glare in every message order.
+
+A connection can also break for good: Chromium sometimes refuses every description a pair
+applies after a glare ("Failed to start SCTP transport"), and a friend would never appear.
+`Pairing` then replaces it by a fresh connection on both sides (a numbered generation, see
+there), a few times at most, further apart each time.
 """
 
 from __future__ import annotations
@@ -16,10 +21,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from signaling.protocol import GENERATION, MAX_GENERATION, is_restart, restart_signal, signal_generation
+
 # Both sides want to offer the moment they learn of each other. The polite side gives the
 # impolite side's first offer this long to arrive before offering itself: Chromium loses ICE
 # gathering, for good, on a connection whose offer is rolled back while it gathers.
 FIRST_OFFER_GRACE_S = 2.0
+# A broken connection is replaced at once the first time, then after 2, 6, 14... seconds (the
+# cause may be load that takes a while to pass), and at most this many times in a row: a peer
+# that breaks every connection (a hostile one) costs a handful of connections, not a stream.
+RESTART_BACKOFF_S = 2.0
+MAX_RESTARTS = 5
 
 
 def is_polite(own_id: str, other_id: str) -> bool:
@@ -103,3 +115,129 @@ class Negotiator:
             self.setting_remote_answer_pending = False
         if kind == "offer":
             self.send({"description": await self.pc.set_local_description()})
+
+
+class ConnectionLike(PeerConnectionLike, Protocol):
+    def close(self) -> None:
+        """Close it for good: nothing it was doing may reach the pair any more."""
+
+
+class Pairing:
+    """The connections between two participants, one after another: a `Negotiator` over the
+    current one, and a fresh one on both sides when it breaks. `connect(generation)` makes
+connection number `generation`,
+    `send(data)` relays a signal to the peer.
+
+    Connections are numbered (their generation) and every signal carries its connection's
+    number. A signal of a later connection tells this side that the peer has replaced theirs:
+    this side replaces its own at once to that number and applies the signal. A signal of an
+    earlier one is dropped (and an offer or a restart from it answered with our restart, so a
+    peer that missed ours catches up). Both sides may replace their connection at the same
+    moment (glare): they count to the same number and meet there. A replacement asked for a
+    connection that was already replaced is a no-op, so asking twice is harmless.
+    """
+
+    def __init__(
+        self,
+        polite: bool,
+        connect: Callable[[int], ConnectionLike],
+        send: Callable[[dict[str, Any]], Any],
+        first_offer_grace: float = FIRST_OFFER_GRACE_S,
+        restart_backoff: float = RESTART_BACKOFF_S,
+        max_restarts: int = MAX_RESTARTS,
+    ) -> None:
+        self.polite = polite
+        self.connect = connect
+        self.send = send
+        self.first_offer_grace = first_offer_grace
+        self.restart_backoff = restart_backoff
+        self.max_restarts = max_restarts
+        self.generation = 0
+        self.restarts = 0  # since the pair was last connected
+        self.closed = False
+        self._restarting = False
+        self.negotiator = self._negotiator()
+
+    @property
+    def pc(self) -> ConnectionLike:
+        return self.negotiator.pc  # type: ignore[return-value]
+
+    def connected(self) -> None:
+        """The current connection is up (media and data): a later break may be restarted from
+        scratch again, as many times."""
+        self.restarts = 0
+
+    def close(self) -> None:
+        self.closed = True
+        self.pc.close()
+
+    async def negotiation_needed(self) -> None:
+        negotiator, generation = self.negotiator, self.generation
+        try:
+            await negotiator.negotiation_needed()
+        except Exception:
+            if negotiator is self.negotiator and not self.closed:
+                await self.restart(generation)
+            raise
+
+    async def receive(self, data: dict[str, Any]) -> None:
+        """Apply one signal from the peer (raises `ProtocolError` for a malformed number, and
+        what applying it raised, once a broken connection has been replaced)."""
+        generation = signal_generation(data)
+        if generation < self.generation:
+            if is_restart(data) or "description" in data:
+                self.send(restart_signal(self.generation))
+            return
+        if generation > self.generation:
+            self._replace(generation)
+        if is_restart(data):
+            return
+        negotiator = self.negotiator
+        try:
+            await negotiator.receive(data)
+        except Exception:
+            description = data.get("description")
+            # An answer that finds no offer waiting repeats one already applied (an offer
+            # sent again while the answer was on its way): the connection is fine.
+            repeated_answer = isinstance(description, dict) and description.get("type") == "answer" and (
+                self.pc.signaling_state == "stable"
+            )
+            if description is not None and not repeated_answer and negotiator is self.negotiator:
+                await self.restart(generation)
+            raise
+
+    async def restart(self, broken_generation: int) -> bool:
+        """Replace connection `broken_generation` by a fresh one on both sides, after the
+        backoff; False when it is no longer the current one, when a replacement is already on
+        its way, or when the pair has had its share of restarts."""
+        if (
+            self.closed or self._restarting or broken_generation != self.generation
+            or self.restarts >= self.max_restarts or self.generation >= MAX_GENERATION
+        ):
+            return False
+        self._restarting = True
+        try:
+            await asyncio.sleep(self.restart_backoff * (2**self.restarts - 1))
+        finally:
+            self._restarting = False
+        if self.closed or broken_generation != self.generation:
+            return False  # the peer replaced it first, meanwhile
+        self.restarts += 1
+        # Announced before the fresh connection exists, so it reaches the peer before any
+        # offer or candidate of it.
+        self.send(restart_signal(self.generation + 1))
+        self._replace(self.generation + 1)
+        return True
+
+    def _replace(self, generation: int) -> None:
+        self.pc.close()
+        self.generation = generation
+        self.negotiator = self._negotiator()
+
+    def _negotiator(self) -> Negotiator:
+        generation = self.generation
+
+        def send(data: dict[str, Any]) -> Any:
+            return self.send({**data, GENERATION: generation})
+
+        return Negotiator(self.polite, self.connect(generation), send, self.first_offer_grace)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ import js
 from pyodide.ffi import JsException
 
 from frontend_py.dom import js_object, nullable, on, spawn
-from frontend_py.negotiation import Negotiator, is_polite
+from frontend_py.negotiation import Pairing, is_polite
+from signaling.protocol import ProtocolError
 
 DATA_CHANNEL_ID = 0
 # Bigger messages are dropped unread: ours stay far below (datachannel.py), and Chromium
@@ -25,17 +27,28 @@ MAX_MESSAGE_BYTES = 256 * 1024
 # A connection not up by then has lost a signal (a socket drop, a server restart): the
 # impolite side offers again. Loopback connects in well under a second.
 RENEGOTIATE_AFTER_S = 8.0
+# Still not up (connected, with its data channel open) this many rounds later (offers sent
+# again, ICE restarted): the pair replaces its connection by a fresh one (negotiation.Pairing).
+RESTART_AFTER_ROUNDS = 4
 
 
 class ConnectionClosed(Exception):
     pass
 
 
-class _Adapter:
-    """The browser's RTCPeerConnection seen through negotiation.PeerConnectionLike."""
+class ConnectionRefused(Exception):
+    """What a connection whose transport is broken answers every description with."""
 
-    def __init__(self, pc: Any) -> None:
+
+class _Adapter:
+    """The browser's RTCPeerConnection seen through negotiation.ConnectionLike. A `broken`
+    one refuses every description, as Chromium's does once its SCTP transport failed to start
+    (a test's diagnostics switch, see PeerLink)."""
+
+    def __init__(self, pc: Any, channel: Any, broken: bool = False) -> None:
         self.pc = pc
+        self.channel = channel
+        self.broken = broken
 
     @property
     def signaling_state(self) -> str:
@@ -53,16 +66,26 @@ class _Adapter:
         return {"type": local.type, "sdp": local.sdp}
 
     async def set_remote_description(self, description: dict[str, str]) -> None:
+        if self.broken:
+            raise ConnectionRefused("Failed to start SCTP transport (diagnostics: broken-connections)")
         await self.pc.setRemoteDescription(js_object(description))
 
     async def add_ice_candidate(self, candidate: dict[str, Any]) -> None:
         await self.pc.addIceCandidate(js_object(candidate))
 
+    def close(self) -> None:
+        self.channel.close()
+        self.pc.close()
+
 
 class PeerLink:
     """The connection to `peer_id`, made with `configuration` (an RTCConfiguration,
     iceconfig.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
-    on_state(str)."""
+    on_state(str). A connection that breaks is replaced by a fresh one on both sides
+    (negotiation.Pairing): the callbacks then see a new stream and a data channel that opens
+    again. Two diagnostics switches let a test bend it: the first `broken_connections`
+    connections refuse every description, and every signal waits `signal_delay_s` before it
+    is applied (a page too busy to read its socket, so that offers cross)."""
 
     def __init__(
         self,
@@ -74,42 +97,69 @@ class PeerLink:
         on_track: Callable[[Any], None],
         on_data: Callable[[dict[str, Any] | bytes], None],
         on_state: Callable[[str], None],
+        broken_connections: int = 0,
+        signal_delay_s: float = 0.0,
     ) -> None:
         self.peer_id = peer_id
-        self.send_signal = send_signal
+        self.configuration = configuration
+        self.local_stream = local_stream
         self.on_track = on_track
         self.on_data = on_data
         self.on_state = on_state
-        self.pc = js.RTCPeerConnection.new(js_object(configuration))
-        self.negotiator = Negotiator(
-            is_polite(own_id, peer_id), _Adapter(self.pc), lambda data: send_signal(peer_id, data)
-        )
+        self.broken_connections = broken_connections
+        self.signal_delay_s = signal_delay_s
+        self.pc: Any = None
+        self.channel: Any = None
         self.remote_stream: Any = None
+        self.pairing = Pairing(is_polite(own_id, peer_id), self._connect, lambda data: send_signal(peer_id, data))
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self._worker = spawn(self._apply_signals())
         self._parameters_lock = asyncio.Lock()
         self._watchdog = spawn(self._renegotiate_when_stuck())
-        self.channel = self.pc.createDataChannel(
+
+    def _connect(self, generation: int) -> _Adapter:
+        """Connection `generation` of the pair: a fresh RTCPeerConnection, its data channel
+        and our tracks, the current one from now on."""
+        pc = js.RTCPeerConnection.new(js_object(self.configuration))
+        channel = pc.createDataChannel(
             "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
         )
-        self.channel.binaryType = "arraybuffer"
-        on(self.pc, "negotiationneeded", self._on_negotiation_needed)
-        on(self.pc, "icecandidate", self._on_ice_candidate)
-        on(self.pc, "track", self._on_track)
-        on(self.pc, "connectionstatechange", self._on_connection_state)
-        on(self.channel, "message", self._on_channel_message)
-        on(self.channel, "open", lambda _: self.on_state("channel-open"))
-        if local_stream is not None:
-            for track in local_stream.getTracks():
-                self.pc.addTrack(track, local_stream)
+        channel.binaryType = "arraybuffer"
+        self.pc, self.channel, self.remote_stream = pc, channel, None
+
+        # Whatever a replaced connection still reports concerns nobody any more.
+        def current(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            return lambda event: handler(event) if pc is self.pc else None
+
+        on(pc, "negotiationneeded", current(self._on_negotiation_needed))
+        on(pc, "icecandidate", current(self._on_ice_candidate))
+        on(pc, "track", current(self._on_track))
+        on(pc, "connectionstatechange", current(self._on_connection_state))
+        on(channel, "message", current(self._on_channel_message))
+        on(channel, "open", current(self._on_channel_open))
+        # The same sections in the same order on both sides, whoever has a camera or a
+        # microphone: audio, video, then data. Chromium breaks a connection for good when an
+        # offer it rolls back (glare) placed the data section elsewhere than the offer it
+        # takes instead ("Failed to start SCTP transport", or a data channel that never opens).
+        for kind in ("audio", "video"):
+            tracks = [] if self.local_stream is None else list(
+                self.local_stream.getAudioTracks() if kind == "audio" else self.local_stream.getVideoTracks()
+            )
+            for track in tracks:
+                pc.addTrack(track, self.local_stream)
+            if not tracks:
+                pc.addTransceiver(kind, js_object({"direction": "recvonly"}))
+        return _Adapter(pc, channel, broken=generation < self.broken_connections)
 
     @property
     def state(self) -> str:
         return str(self.pc.connectionState)
 
     def set_configuration(self, configuration: dict[str, Any]) -> None:
-        """New ICE servers and policy, used from the next ICE gathering (a restart) on."""
+        """New ICE servers and policy, used from the next ICE gathering (a restart) on, and
+        by any connection that replaces this one."""
+        self.configuration = configuration
         if self.pc.signalingState == "closed":
             return
         try:
@@ -169,39 +219,52 @@ class PeerLink:
             await sender.setParameters(parameters)
 
     def receive_signal(self, data: dict[str, Any]) -> None:
-        self._inbox.put_nowait(data)
+        self._inbox.put_nowait((time.monotonic(), data))
 
     async def _apply_signals(self) -> None:
         while True:
-            data = await self._inbox.get()
+            arrived, data = await self._inbox.get()
+            if self.signal_delay_s:
+                await asyncio.sleep(arrived + self.signal_delay_s - time.monotonic())
             try:
-                await self.negotiator.receive(data)
+                await self.pairing.receive(data)
+            except ProtocolError as exc:
+                js.console.warn(f"signal from {self.peer_id} dropped: {exc.message}")
             except Exception as exc:  # noqa: BLE001 (one signal a peer got wrong must not end this link's signals)
-                # A candidate racing a renegotiation is expected to miss; a description is not.
+                # A candidate racing a renegotiation is expected to miss; a description is not
+                # (the pair has replaced its connection by then, see negotiation.Pairing).
                 report = js.console.error if "description" in data else js.console.warn
                 report(f"signal from {self.peer_id} not applied: {exc}")
+
+    def restart(self) -> None:
+        """Replace the connection by a fresh one on both sides (a rejoin found it failed)."""
+        spawn(self.pairing.restart(self.pairing.generation))
 
     def close(self) -> None:
         self._worker.cancel()
         self._watchdog.cancel()
-        self.channel.close()
-        self.pc.close()
+        self.pairing.close()
 
     async def _renegotiate_when_stuck(self) -> None:
         waited = 0
-        while self.pc.connectionState != "closed":
+        while not self.pairing.closed:
             await asyncio.sleep(RENEGOTIATE_AFTER_S)
-            if self.pc.connectionState in ("connected", "closed"):
+            if self.pc.connectionState == "connected" and self.channel.readyState == "open":
                 waited = 0
                 continue
             waited += 1
+            if waited >= RESTART_AFTER_ROUNDS:
+                # Offers sent again and ICE restarts did not bring it up: start afresh.
+                waited = 0
+                await self.pairing.restart(self.pairing.generation)
+                continue
             # The impolite side acts first; the polite one too if nothing came of it, so a
             # pair never waits on each other for ever.
-            if self.negotiator.polite and waited < 2:
+            if self.pairing.polite and waited < 2:
                 continue
             if self.pc.signalingState == "have-local-offer":
                 local = self.pc.localDescription
-                self.send_signal(self.peer_id, {"description": {"type": local.type, "sdp": local.sdp}})
+                self.pairing.negotiator.send({"description": {"type": local.type, "sdp": local.sdp}})
             elif self.pc.signalingState == "stable" and nullable(self.pc.remoteDescription) is None:
                 # Never negotiated (an offer lost, or never asked for): offer now.
                 spawn(self._on_negotiation_needed(None))
@@ -210,14 +273,14 @@ class PeerLink:
 
     async def _on_negotiation_needed(self, _: Any) -> None:
         try:
-            await self.negotiator.negotiation_needed()
+            await self.pairing.negotiation_needed()
         except ConnectionClosed:
             pass  # closed by a departure while the offer was being made: nothing to send
 
     def _on_ice_candidate(self, event: Any) -> None:
         candidate = nullable(event.candidate)
         if candidate is not None and candidate.candidate:
-            self.send_signal(self.peer_id, {"candidate": candidate.toJSON().to_py()})
+            self.pairing.negotiator.send({"candidate": candidate.toJSON().to_py()})
 
     def _on_track(self, event: Any) -> None:
         stream = event.streams[0] if event.streams.length else None
@@ -226,6 +289,12 @@ class PeerLink:
             stream.addTrack(event.track)
         self.remote_stream = stream
         self.on_track(stream)
+
+    def _on_channel_open(self, _: Any) -> None:
+        # Media and data both flow only now: a connection can be "connected" with a data
+        # channel that never opens.
+        self.pairing.connected()
+        self.on_state("channel-open")
 
     def _on_connection_state(self, _: Any) -> None:
         if self.pc.connectionState == "failed":

@@ -164,6 +164,34 @@ def clean_name(value: object) -> str:
     return name
 
 
+# A signal's `data` is relayed unread, from one browser to the other; the receiving browser
+# checks these fields of it. `generation` numbers the pair's connection a signal belongs to
+# (absent: the first), `restart` says its sender has just replaced a broken connection by that
+# one (frontend_py/negotiation.py).
+GENERATION = "generation"
+RESTART = "restart"
+# A pair replaces its connection a handful of times at most; the bound keeps the number a
+# small int on both sides whatever a peer sends.
+MAX_GENERATION = 1_000_000
+
+
+def signal_generation(data: dict[str, Any]) -> int:
+    """The number of the connection a peer's signal belongs to, or raise `ProtocolError`."""
+    value = data.get(GENERATION, 0)
+    if type(value) is not int or not 0 <= value <= MAX_GENERATION:
+        raise ProtocolError(BAD_MESSAGE, f"signal has a malformed {GENERATION!r}")
+    return value
+
+
+def is_restart(data: dict[str, Any]) -> bool:
+    """Whether a peer's signal announces a fresh connection (its `generation`) and nothing else."""
+    return data.get(RESTART) is True
+
+
+def restart_signal(generation: int) -> dict[str, Any]:
+    """The signal that tells the other side of a pair to replace its connection by `generation`."""
+    return {RESTART: True, GENERATION: generation}
+
 def encode(message: Message) -> str:
     """Serialise a message to its JSON text."""
     return _ENCODER.encode(_to_json(message))

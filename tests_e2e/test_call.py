@@ -206,6 +206,49 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
         assert page_log(page).page_errors == []
 
 
+def test_friends_whose_first_connection_breaks_still_see_each_other(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    # Chromium sometimes refuses every description a pair applies ("Failed to start SCTP
+    # transport"), and that friend never appeared. A diagnostics switch breaks Bo's first
+    # connection the same way: both sides must replace it by a fresh one.
+    ana, link = create_booth(open_page, "Ana")
+    bo = join(open_page, link.replace("#", "?diagnostics=1&broken-connections=1#"), "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    for page, peer in ((ana, bo_id), (bo, ana_id)):
+        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
+        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    assert any("Failed to start SCTP transport" in line for line in page_log(bo).console_errors)
+
+
+def test_a_friend_with_a_camera_and_one_without_connect_when_their_offers_cross(open_page: OpenPage, fake_media: FakeMedia) -> None:
+    # Both pages apply signals 3 s late, as pages too busy to read their socket do (six people
+    # on 2 cores): the polite side's wait for the first offer runs out, both offer, and the
+    # polite one rolls its offer back. Chromium broke such a connection for good when only one
+    # side had a camera ("Failed to start SCTP transport": a friend who never appeared, or a
+    # data channel that never opened), whichever of the two was polite.
+    slow = "?diagnostics=1&signal-delay-ms=3000"
+    ana, link = create_booth(open_page, "Ana", base=f"/{slow}")
+    assert slow in ana.url
+    bo = open_page(link.replace("#", f"{slow}#"))
+    bo.add_init_script(NO_CAMERA)
+    bo.reload()
+    wait_ready(bo)
+    bo.fill("#name", "Bo")
+    bo.click("#join")
+    bo.wait_for_selector("html[data-screen='room']", state="attached")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    shown = poll(lambda: person_error(bo, ana_id, fake_media.reference) < 12, timeout=40)
+    assert shown, f"Ana not shown as the camera sees her: {person_error(bo, ana_id, fake_media.reference):.1f}"
+    # Mute travels on the data channel.
+    ana.click("#mute")
+    bo.wait_for_selector(f'.tile[data-peer="{ana_id}"][data-muted]', state="attached")
+    for page in (ana, bo):
+        assert not [line for line in page_log(page).console_errors if "SCTP" in line]
+
+
 def test_mute_silences_and_unmute_restores(open_page: OpenPage) -> None:
     ana, link = create_booth(open_page, "Ana")
     bo = join(open_page, link, "Bo")
