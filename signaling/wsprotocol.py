@@ -25,6 +25,7 @@ websockets' own.
 from __future__ import annotations
 
 import struct
+from types import GeneratorType
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -70,8 +71,11 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         conn = self.conn
         if conn.state is not State.OPEN or conn.current_size is not None or conn.reader.buffer:
             return False
-        waiting_in = conn.parser.gi_yieldfrom
-        return waiting_in is not None and getattr(waiting_in, "gi_code", None) is _AT_FRAME_BOUNDARY
+        # The server's parser runs the frame parser, which waits in the reader's at_eof between frames.
+        waiting = conn.parser
+        while isinstance(waiting.gi_yieldfrom, GeneratorType):
+            waiting = waiting.gi_yieldfrom
+        return waiting.gi_code is _AT_FRAME_BOUNDARY
 
     def _take_text_frames(self, data: bytes) -> int:
         """Queue the whole text frames at the head of `data`; return how many bytes they took."""
