@@ -105,7 +105,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def send_receive_event_to_app(self) -> None:
         already_paused = self.read_paused
-        # uvicorn's queues the message and pauses reading; the pause waits for QUEUE_HIGH here.
+        # uvicorn's own queues the message and would pause reading at once: here that waits for QUEUE_HIGH.
         self.read_paused = True
         super().send_receive_event_to_app()
         self.read_paused = already_paused
