@@ -18,6 +18,7 @@ from signaling.config import OPTIONS, PROJECT_ROOT, Settings
 from signaling.devcert import ensure_dev_cert
 from signaling.origins import parse_origin
 from signaling.statichost import BuildError, build
+from signaling.wsprotocol import RelayWebSocketProtocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         forwarded_allow_ips=list(settings.trusted_proxies),
         ssl_certfile=cert,
         ssl_keyfile=key,
-        ws="websockets-sansio",
+        ws=RelayWebSocketProtocol,
         ws_max_size=1024 * 1024,
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ping_interval,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from signaling.metrics import Metrics
+from signaling.metrics import RELAY_BUCKETS, LocalCounter, LocalHistogram, Metrics
 from tests.client import Peer, create_room
 from tests.conftest import free_port
 
@@ -124,3 +127,26 @@ def test_each_app_has_its_own_registry() -> None:
     one.messages_relayed.inc()
     assert one.registry.get_sample_value("clov_messages_relayed_total") == 1
     assert two.registry.get_sample_value("clov_messages_relayed_total") == 0
+
+
+@pytest.mark.parametrize("exposition", ["prometheus", "openmetrics"])
+def test_the_relays_own_counter_and_histogram_show_what_prometheus_clients_would(exposition: str) -> None:
+    # They replace a Counter and a Histogram on the relay's path: a scrape must not see the difference.
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    counter = Counter("clov_messages_relayed", "Signals relayed", registry=theirs)
+    histogram = Histogram("clov_relay_latency_seconds", "Relay", buckets=RELAY_BUCKETS, registry=theirs)
+    local_counter = LocalCounter("clov_messages_relayed", "Signals relayed", ours)
+    local_histogram = LocalHistogram("clov_relay_latency_seconds", "Relay", RELAY_BUCKETS, ours)
+    # On a bound, between bounds, below the first, above the last.
+    for seconds in (0.0, 0.00005, 0.0001, 0.0003, 0.001, 0.0049, 0.05, 0.2, 1.0, 1.5, 30.0):
+        counter.inc()
+        local_counter.inc()
+        histogram.observe(seconds)
+        local_histogram.observe(seconds)
+    generate = openmetrics.generate_latest if exposition == "openmetrics" else generate_latest
+
+    def text(registry: CollectorRegistry) -> str:  # creation times differ by microseconds
+        return re.sub(r"(_created(?:\{[^}]*\})?) \S+", r"\1 T", generate(registry).decode())
+
+    assert text(ours) == text(theirs)
+    assert "clov_relay_latency_seconds_bucket{le=\"0.0005\"} 4.0" in text(ours)
