@@ -28,7 +28,8 @@ booth over the link <= 2 x booth on loopback, a second visit moves nothing large
     .venv/bin/python bench/join.py --network 20mbit [--runs 3] [--checkout DIR]
 
 `--checkout DIR` serves another checkout's server and files (an older commit, for A/B) to this
-benchmark.
+benchmark. `--trace` prints each run's timeline of both pages from Join to the first remote frame
+(TRACER: the browser's own objects, so an older checkout is timed alike).
 
 Runs Chromium in a loopback-only network namespace (re-executes itself under `unshare -n`).
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -68,6 +70,120 @@ document.documentElement.dataset.ready = "1";
 
 MARK = "(name) => (performance.getEntriesByName(name)[0] || {}).startTime ?? null"
 # In the booth with the models loaded: the room shows and segmentation has run on a frame.
+# `--trace`: what each page does between Join and the first remote frame, from the browser's own
+# objects (so it times any checkout alike): the signaling socket, the peer connection, the
+# guest's decoded frames, the pipeline's captured canvas, onnxruntime's wasm, and every task
+# that held the main thread over 50 ms. Times are epoch milliseconds, comparable across pages.
+TRACER = """(() => {
+  const events = globalThis.clovTrace = [];
+  const at = (what) => events.push([performance.timeOrigin + performance.now(), what]);
+  new PerformanceObserver((list) => {
+    for (const task of list.getEntries()) {
+      events.push([performance.timeOrigin + task.startTime, `long task ${Math.round(task.duration)} ms`]);
+    }
+  }).observe({type: "longtask"});
+  const describe = (text) => {
+    try {
+      const message = JSON.parse(text);
+      if (message.type !== "signal") return message.type;
+      const data = message.data || {};
+      return data.description ? data.description.type : "candidate";
+    } catch { return "?"; }
+  };
+  const Socket = WebSocket;
+  globalThis.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      at("ws open asked");
+      this.addEventListener("open", () => at("ws open"));
+      this.addEventListener("message", (event) => at(`ws got ${describe(event.data)}`));
+    }
+    send(data) { at(`ws sent ${describe(data)}`); return super.send(data); }
+  };
+  const remoteTracks = new WeakSet();
+  // When the first video frame was encoded here and the first one arrived and was decoded
+  // here, by the connection's statistics (polled: no event says so).
+  const firstFrames = async (connection) => {
+    const seen = new Set();
+    for (let polls = 0; seen.size < 3 && polls < 250 && connection.connectionState === "connected"; polls++) {
+      for (const report of (await connection.getStats()).values()) {
+        if (report.kind !== "video") continue;
+        for (const [type, counter, what] of [["outbound-rtp", "framesEncoded", "encoded"],
+          ["inbound-rtp", "framesReceived", "arrived"], ["inbound-rtp", "framesDecoded", "decoded"]]) {
+          if (report.type === type && report[counter] > 0 && !seen.has(what)) {
+            seen.add(what);
+            at(`stats: first video frame ${what}`);
+          }
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const Connection = RTCPeerConnection;
+  globalThis.RTCPeerConnection = class extends Connection {
+    constructor(...args) {
+      super(...args);
+      at("pc made");
+      let candidates = 0;
+      this.addEventListener("negotiationneeded", () => at("pc negotiationneeded"));
+      this.addEventListener("icecandidate", (event) => {
+        if (!event.candidate) at("pc gathering complete");
+        else if (!candidates++) at("pc first own candidate");
+      });
+      this.addEventListener("iceconnectionstatechange", () => at(`pc ice ${this.iceConnectionState}`));
+      this.addEventListener("connectionstatechange", () => {
+        at(`pc ${this.connectionState}`);
+        if (this.connectionState === "connected") firstFrames(this);
+      });
+      this.addEventListener("track", (event) => {
+        at(`pc track ${event.track.kind}`);
+        remoteTracks.add(event.track);
+      });
+    }
+    async setLocalDescription(...args) {
+      at("pc setLocalDescription");
+      await super.setLocalDescription(...args);
+      at(`pc local ${this.localDescription.type} set`);
+    }
+    async setRemoteDescription(description) {
+      at(`pc setRemoteDescription ${description.type}`);
+      await super.setRemoteDescription(description);
+      at(`pc remote ${description.type} set`);
+    }
+  };
+  const source = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, "srcObject");
+  Object.defineProperty(HTMLMediaElement.prototype, "srcObject", {
+    get() { return source.get.call(this); },
+    set(stream) {
+      source.set.call(this, stream);
+      if (!stream || !stream.getVideoTracks().some((track) => remoteTracks.has(track))) return;
+      at("remote stream on a video");
+      this.requestVideoFrameCallback((now, frame) => {
+        events.push([performance.timeOrigin + frame.receiveTime, "first remote frame received"]);
+        at("first remote frame presented");
+      });
+    },
+  });
+  const capture = HTMLCanvasElement.prototype.captureStream;
+  HTMLCanvasElement.prototype.captureStream = function (...args) { at("canvas captured"); return capture.apply(this, args); };
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function (...args) {
+    if (this.classList.contains("source-video")) at("camera video play");
+    return play.apply(this, args);
+  };
+  for (const name of ["compile", "instantiate", "compileStreaming", "instantiateStreaming"]) {
+    const original = WebAssembly[name];
+    WebAssembly[name] = function (...args) {
+      at(`wasm ${name}`);
+      const done = original.apply(this, args);
+      done.then(() => at(`wasm ${name} done`), () => {});
+      return done;
+    };
+  }
+  const Work = Worker;
+  globalThis.Worker = class extends Work { constructor(...args) { super(...args); at("worker started"); } };
+})();"""
+
 IN_BOOTH = """() => document.documentElement.dataset.screen === 'room' && globalThis.clovDiagnostics
   && JSON.parse(clovDiagnostics()).stages.segmentation[0] > 0"""
 
@@ -143,17 +259,47 @@ def join_as_guest(page: Page, link: str, patience: float) -> None:
     page.wait_for_function(f"() => ({MARK})('clov:first-remote-frame') !== null", timeout=30_000 * patience)
 
 
-def invite_run(browser: Browser, link: str) -> dict[str, float]:
+def invite_run(browser: Browser, link: str, host: Page | None = None) -> dict[str, float]:
+    """One guest through the invite link; with `host` (traced, TRACER), the timeline of both
+    pages from Join to the first remote frame is printed."""
     context = browser.new_context(permissions=["camera", "microphone"])
+    if host is not None:
+        context.add_init_script(TRACER)
     page = context.new_page()
     join_as_guest(page, link, patience=1)
     marks = {name: page.evaluate(MARK, f"clov:{name}") for name in ("python-ready", "preview", "join", "first-remote-frame")}
+    if host is not None:
+        page.wait_for_function("() => clovTrace.some(([, what]) => what === 'first remote frame presented')", timeout=10_000)
+        print_timeline({"guest": page, "host": host}, page.evaluate(f"performance.timeOrigin + ({MARK})('clov:join')"))
     context.close()
     return {
         "ready": marks["python-ready"],
         "preview": marks["preview"],
         "frame": marks["first-remote-frame"] - marks["join"],
     }
+
+
+# Every clov: performance mark and every traced event of a page, in epoch milliseconds.
+TIMELINE = """() => [
+  ...performance.getEntriesByType("mark").filter((mark) => mark.name.startsWith("clov:"))
+    .map((mark) => [performance.timeOrigin + mark.startTime, "mark " + mark.name]),
+  ...globalThis.clovTrace,
+]"""
+# When the host's pipeline began each frame it made (its diagnostics' samples), epoch ms.
+HOST_FRAMES = "() => JSON.parse(clovDiagnostics()).samples.map((sample) => performance.timeOrigin + sample.at)"
+
+
+def print_timeline(pages: dict[str, Page], join: float) -> None:
+    events = sorted((at - join, name, what) for name, page in pages.items() for at, what in page.evaluate(TIMELINE))
+    end = next(at for at, name, what in events if name == "guest" and what == "first remote frame presented")
+    print(f"  timeline from Join (ms), until the guest presented the host's first frame at {end:.0f}:")
+    for at, name, what in events:
+        if -50 <= at <= end + 50:
+            print(f"    {at:7.0f}  {name:5}  {what}")
+    frames = [at - join for at in pages["host"].evaluate(HOST_FRAMES)]
+    during = [at for at in frames if 0 <= at <= end]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    print(f"  the host's pipeline made {len(during)} frames meanwhile" + (f", longest gap {max(gaps):.0f} ms" if gaps else ""))
 
 
 class CountingProxy:
@@ -356,6 +502,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--network", choices=sorted(NETWORKS), help="also over this emulated link, with bytes")
     parser.add_argument("--checkout", type=Path, help="serve this checkout instead (A/B against another commit)")
+    parser.add_argument("--trace", action="store_true", help="print each run's timeline from Join to the first remote frame")
     args = parser.parse_args()
     isolate()
     checkout = (args.checkout or ROOT).resolve()
@@ -373,6 +520,8 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
                                                  env=launch_env)
             host = browser.new_context(permissions=["camera", "microphone"]).new_page()
+            if args.trace:
+                host.add_init_script(TRACER)
             host.goto(server.http + "/")
             host.wait_for_selector("#create", timeout=60_000)
             host.fill("#name", "Host")
@@ -393,7 +542,7 @@ def main() -> None:
             runs: list[dict[str, float]] = []
             for i in range(args.runs):
                 bare.append(bare_boot_ms(browser, server.http))
-                runs.append(invite_run(browser, link))
+                runs.append(invite_run(browser, link, host if args.trace else None))
                 print(f"run {i + 1}: bare {bare[-1]:.0f} ms, " + ", ".join(f"{k} {v:.0f} ms" for k, v in runs[-1].items()))
             browser.close()
     finally:
