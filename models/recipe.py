@@ -21,7 +21,10 @@ One command. It
      keeps PRelu: on the wasm provider the rewrite makes it 3-4x slower;
    - for the ``*_frame`` models only, the preprocessing moves into the graph: they take a
      camera frame as it comes (RGBA bytes, any size). The segmentation models resize it, and
-     their first convolution absorbs the 1/255 scale and ignores alpha (``take_frames``); the
+     their first convolution absorbs the 1/255 scale and ignores alpha (``take_frames``); they
+     also get two rewrites that keep the mask and cost less on the wasm provider: GlobalAveragePool
+     for pools over a whole input, and each decoder 1x1 Conv moved before its bilinear Resize
+     (``slim_segmentation``); the
      face models sample their rotated crop or letterbox out of it with ``GridSample``, given
      the frame region and the affine map (``take_crops``). The browser's wasm pipeline feeds
      them, so a frame needs no GPU round trip before inference;
@@ -469,8 +472,11 @@ def nhwc_rgb_input(model) -> tuple[int, int, object]:
 
 def take_frames(model) -> None:
     """Make an NHWC RGB float model (input: Transpose to NCHW, then Conv) take uint8 RGBA frames
-    of any size: Resize (bilinear) to the input size, Cast; the first Conv gets a fourth input
-    channel of zero weight for alpha and its weights divided by 255."""
+    of any size: Resize (bilinear) to the input size, Transpose the bytes to NCHW, then
+    DequantizeLinear (scale 1) to floats; the first Conv gets a fourth input channel of zero
+    weight for alpha and its weights divided by 255. Transposing bytes before converting, and
+    converting with DequantizeLinear rather than Cast, each measured a few percent faster on
+    onnxruntime-web's wasm provider; the values are the same."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -484,20 +490,73 @@ def take_frames(model) -> None:
     alpha = np.zeros((w.shape[0], 1, *w.shape[2:]), w.dtype)
     weights.CopyFrom(numpy_helper.from_array(np.concatenate([w / np.float32(255), alpha], axis=1), weights.name))
     frame = helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 4])
-    sizes = numpy_helper.from_array(np.array([1, height, width, 4], np.int64), "frame_resize_sizes")
-    pre = [
-        helper.make_node("Resize", ["frame", "", "", sizes.name], ["frame_resized"],
-                         name="frame_resize", mode="linear"),
-        helper.make_node("Cast", ["frame_resized"], ["frame_float"], name="frame_cast",
-                         to=TensorProto.FLOAT),
+    constants = [
+        numpy_helper.from_array(np.array([1, height, width, 4], np.int64), "frame_resize_sizes"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "frame_scale"),
+        numpy_helper.from_array(np.array(0, np.uint8), "frame_zero_point"),
     ]
-    transpose.input[0] = "frame_float"
-    nodes = pre + list(g.node)
+    pre = [
+        helper.make_node("Resize", ["frame", "", "", "frame_resize_sizes"], ["frame_resized"],
+                         name="frame_resize", mode="linear"),
+        helper.make_node("Transpose", ["frame_resized"], ["frame_nchw"], name="frame_nchw", perm=[0, 3, 1, 2]),
+        helper.make_node("DequantizeLinear", ["frame_nchw", "frame_scale", "frame_zero_point"],
+                         [transpose.output[0]], name="frame_float"),
+    ]
+    nodes = pre + [n for n in g.node if n is not transpose]
     del g.node[:]
     g.node.extend(nodes)
-    g.initializer.append(sizes)
+    g.initializer.extend(constants)
     del g.input[:]
     g.input.append(frame)
+
+
+def slim_segmentation(model) -> tuple[int, int]:
+    """Two rewrites of the segmentation graphs that give the same mask for less work on
+    onnxruntime-web's wasm provider, where its convolutions cost most:
+    - an AveragePool whose kernel spans its whole input (the squeeze-and-excite blocks) becomes
+      GlobalAveragePool;
+    - in the decoder, Resize (bilinear) followed by a 1x1 Conv becomes the Conv, then the
+      Resize: both are linear, and bilinear weights sum to 1, so the bias passes through too;
+      the Conv then runs on a quarter of the pixels and the Resize moves at most as many
+      channels (24 instead of 128 for the first).
+    Returns how many of each were rewritten."""
+    from onnx import helper, shape_inference
+
+    g = model.graph
+    inferred = shape_inference.infer_shapes(model).graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*inferred.value_info, *inferred.input]}
+
+    def attribute(node, name, default=None):
+        found = [helper.get_attribute_value(a) for a in node.attribute if a.name == name]
+        return found[0] if found else default
+
+    pools = 0
+    for node in g.node:
+        if node.op_type == "AveragePool" and list(attribute(node, "kernel_shape")) == shapes[node.input[0]][2:]:
+            assert not attribute(node, "pads") or not any(attribute(node, "pads"))
+            node.op_type = "GlobalAveragePool"
+            del node.attribute[:]
+            pools += 1
+    swapped = 0
+    nodes = list(g.node)
+    for resize in [n for n in nodes if n.op_type == "Resize" and attribute(n, "mode") == b"linear"]:
+        users = [n for n in nodes if resize.output[0] in n.input]
+        if len(users) != 1 or users[0].op_type != "Conv" or users[0].input[0] != resize.output[0]:
+            continue
+        conv = users[0]
+        if (list(attribute(conv, "kernel_shape")) != [1, 1] or attribute(conv, "group", 1) != 1
+                or any(attribute(conv, "pads", [0])) or set(attribute(conv, "strides", [1])) != {1}):
+            continue
+        source, between, result = resize.input[0], resize.output[0], conv.output[0]
+        conv.input[0], conv.output[0] = source, between
+        resize.input[0], resize.output[0] = between, result
+        nodes.remove(conv)
+        nodes.insert(nodes.index(resize), conv)
+        swapped += 1
+    del g.node[:]
+    g.node.extend(nodes)
+    return pools, swapped
 
 
 def take_crops(model, scale: float, offset: float) -> None:
@@ -601,8 +660,12 @@ def build(name: str, spec: dict, work: Path, dest: Path) -> dict:
         raise SystemExit(f"{name}: non-standard ops remain after the fixes: {unknown}")
     canonicalize(model)
     if spec.get("take_frames"):
+        pools, swapped = slim_segmentation(model)
+        if pools:
+            fixes.append(f"{pools} AveragePool over the whole input -> GlobalAveragePool")
+        fixes.append(f"{swapped} Resize (bilinear) + 1x1 Conv -> 1x1 Conv + Resize (same result, fewer pixels)")
         take_frames(model)
-        fixes.append("takes RGBA frames of any size: Resize and Cast in the graph, "
+        fixes.append("takes RGBA frames of any size: Resize, Transpose and DequantizeLinear in the graph, "
                      "1/255 and alpha folded into the first Conv")
     if spec.get("take_crops"):
         take_crops(model, *spec["take_crops"])
