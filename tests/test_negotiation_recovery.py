@@ -4,7 +4,6 @@ CPython against a model of the W3C signaling state machine, through every delive
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 
 import pytest
@@ -14,27 +13,19 @@ from hypothesis import strategies as st
 from frontend_py import negotiation
 from frontend_py.negotiation import Pairing, is_polite
 from signaling.protocol import MAX_GENERATION, ProtocolError, restart_signal
+from tests.modelpeerconnection import ModelPeerConnection
 
 pytestmark = pytest.mark.anyio
 
 
-class ModelConnection:
-    """One RTCPeerConnection as perfect negotiation sees it: the W3C signaling states with
-    implicit rollback. A `broken` one refuses every description, as Chromium's does once its
-    SCTP transport failed to start; a closed one refuses everything."""
+class ModelConnection(ModelPeerConnection):
+    """A ModelPeerConnection that can break or close. A `broken` one refuses every description,
+    as Chromium's does once its SCTP transport failed to start; a closed one refuses everything."""
 
     def __init__(self, name: str, generation: int, broken: bool) -> None:
-        self.name = f"{name}{generation}"
+        super().__init__(f"{name}{generation}")
         self.broken = broken
         self.closed = False
-        self.signaling_state = "stable"
-        self.local: dict[str, str] | None = None
-        self.remote: dict[str, str] | None = None
-        self.offers = itertools.count()
-
-    @property
-    def has_remote_description(self) -> bool:
-        return self.remote is not None
 
     def _check(self) -> None:
         if self.closed:
@@ -42,36 +33,17 @@ class ModelConnection:
 
     async def set_local_description(self) -> dict[str, str]:
         self._check()
-        if self.signaling_state in ("stable", "have-local-offer"):
-            self.local = {"type": "offer", "sdp": f"{self.name}-offer-{next(self.offers)}"}
-            self.signaling_state = "have-local-offer"
-        else:
-            assert self.remote is not None
-            self.local = {"type": "answer", "sdp": f"answer-to-{self.remote['sdp']}"}
-            self.signaling_state = "stable"
-        return dict(self.local)
+        return await super().set_local_description()
 
     async def set_remote_description(self, description: dict[str, str]) -> None:
         self._check()
         if self.broken:
             raise RuntimeError("OperationError: Failed to start SCTP transport")
-        if description["type"] == "offer":
-            if self.signaling_state == "have-local-offer":
-                self.signaling_state = "stable"  # implicit rollback
-            assert self.signaling_state == "stable", "offer in a wrong state"
-            self.remote = description
-            self.signaling_state = "have-remote-offer"
-        else:
-            if self.signaling_state != "have-local-offer":
-                raise RuntimeError("InvalidStateError: answer without an offer")
-            assert description["sdp"] == f"answer-to-{self.local['sdp']}"  # type: ignore[index]
-            self.remote = description
-            self.signaling_state = "stable"
+        await super().set_remote_description(description)
 
     async def add_ice_candidate(self, candidate: dict) -> None:  # type: ignore[type-arg]
         self._check()
-        if self.remote is None:
-            raise RuntimeError("InvalidStateError: no remote description")
+        await super().add_ice_candidate(candidate)
 
     def close(self) -> None:
         self.closed = True
