@@ -109,6 +109,7 @@ UVICORN_NEEDS = {
     "ws_ping_interval/ws_ping_timeout on websockets-sansio (dead sockets are found)": "0.44.0",
     "write flow control on websockets-sansio (a slow reader fills its outbox, not our memory)": "0.52.1",
     "forwarded_allow_ips as networks (CLOV_TRUSTED_PROXIES)": "0.31.0",
+    "the websockets-sansio protocol as signaling/wsprotocol.py extends it": "0.54.0",
 }
 
 
