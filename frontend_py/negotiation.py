@@ -125,8 +125,7 @@ class ConnectionLike(PeerConnectionLike, Protocol):
 class Pairing:
     """The connections between two participants, one after another: a `Negotiator` over the
     current one, and a fresh one on both sides when it breaks. `connect(generation)` makes
-connection number `generation`,
-    `send(data)` relays a signal to the peer.
+    connection number `generation`, `send(data)` relays a signal to the peer.
 
     Connections are numbered (their generation) and every signal carries its connection's
     number. A signal of a later connection tells this side that the peer has replaced theirs:
