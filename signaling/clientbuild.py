@@ -241,6 +241,11 @@ def fresh_sibling(path: Path, encoding: str) -> bool:
     return decodes_to(encoded.read_bytes(), encoding, path.read_bytes())
 
 
+def saves_enough(original: int, encoded: int) -> bool:
+    """Whether an encoding of `original` bytes into `encoded` bytes is worth sending."""
+    return original - encoded >= max(MIN_SAVED_BYTES, MIN_SAVING * original)
+
+
 def worth_compressing(path: Path) -> bool:
     return path.suffix in COMPRESSIBLE and not is_sibling(path.name)
 
@@ -254,7 +259,7 @@ def _precompress_one(path: Path) -> list[Path]:
             kept.append(target)
             continue
         encoded = encode(data, encoding)
-        if len(data) - len(encoded) < max(MIN_SAVED_BYTES, MIN_SAVING * len(data)):
+        if not saves_enough(len(data), len(encoded)):
             target.unlink(missing_ok=True)
             continue
         partial = target.with_name(target.name + ".partial")

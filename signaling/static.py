@@ -14,7 +14,8 @@ name them.
 
 A file with a precompressed sibling (`x.wasm.br`, `x.wasm.gz`, written at build time) is sent
 encoded when the request accepts it (`accepted_encodings`), and only after the sibling has been
-checked to decode to the file's current bytes.
+checked to decode to the file's current bytes. The page, made once per deploy, is compressed
+when it is made.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signaling.clientbuild import (
     ENCODINGS,
+    encode,
     fresh_sibling,
+    saves_enough,
     sibling,
     unit_digest,
     unit_of,
@@ -164,6 +167,24 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
+@dataclass(frozen=True)
+class Page:
+    """index.html naming the current versions, in each encoding that makes it smaller."""
+
+    forms: dict[str, bytes]  # "identity" always
+    tag: str  # of the identity form
+
+    @classmethod
+    def of(cls, text: str) -> Page:
+        body = text.encode()
+        forms = {"identity": body}
+        for encoding in ENCODINGS:
+            encoded = encode(body, encoding)
+            if saves_enough(len(body), len(encoded)):
+                forms[encoding] = encoded
+        return cls(forms, hashlib.sha256(body).hexdigest()[:32])
+
+
 @dataclass
 class _Checked:
     signature: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
@@ -180,7 +201,7 @@ class ClientFiles:
         self.root = root
         self._hashes: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
         self._siblings: dict[tuple[Path, str], _Checked] = {}
-        self._page: tuple[tuple[int, int, int, int], dict[str, str], str] | None = None
+        self._page: tuple[tuple[int, int, int, int], dict[str, str], Page] | None = None
 
     def resolve(self, relative: str) -> Path | None:
         """The file at `relative` if the page may load it and it stays inside its folder."""
@@ -214,15 +235,16 @@ class ClientFiles:
         files = units(self.root, only=unit).get(unit)
         return self._digest(files) if files else None
 
-    def page(self) -> str | None:
-        """index.html naming the current versions, None without one (blocking)."""
+    def page(self) -> Page | None:
+        """index.html naming the current versions, None without one (blocking: hashes what
+        changed, compresses a changed page)."""
         index = self.root / "index.html"
         if not index.is_file():
             return None
         signature = _signature(index.stat())
         versions = self.versions()
         if self._page is None or self._page[:2] != (signature, versions):
-            self._page = (signature, versions, versioned_page(index.read_text(encoding="utf-8"), versions))
+            self._page = (signature, versions, Page.of(versioned_page(index.read_text(encoding="utf-8"), versions)))
         return self._page[2]
 
     def encodings(self, path: Path) -> set[str]:
@@ -301,12 +323,16 @@ async def page_response(files: ClientFiles, request: Request) -> Response:
     page = await anyio.to_thread.run_sync(files.page)
     if page is None:
         return Response("Not Found", status_code=404)
-    body = page.encode()
+    accepted = accepted_encodings(request.headers.get("accept-encoding"))
+    encoding = next((coding for coding in accepted if coding in page.forms), "identity")
     headers = {
         "Cache-Control": APP_CACHE,
-        "ETag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+        "Vary": "Accept-Encoding",
+        "ETag": f'"{page.tag}{"" if encoding == "identity" else "-" + encoding}"',
     }
-    response = Response(body, media_type="text/html; charset=utf-8", headers=headers)
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    response = Response(page.forms[encoding], media_type="text/html; charset=utf-8", headers=headers)
     if _not_modified(response.headers, request.headers):
         return NotModifiedResponse(response.headers)
     return response

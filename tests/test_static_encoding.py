@@ -209,6 +209,21 @@ def test_the_page_names_versioned_urls_kept_for_good(client: httpx.Client, root:
         unit: value for unit, value in current.items() if unit != "assets/pyodide/"}
 
 
+def test_the_page_itself_goes_compressed_and_revalidates_per_encoding(client: httpx.Client, root: Path) -> None:
+    (root / "index.html").write_text((Path(__file__).parents[1] / "index.html").read_text())
+    plain = get_raw(client, "/", **{"Accept-Encoding": "identity"})
+    body = plain.extensions["raw_body"]
+    assert "content-encoding" not in plain.headers and b"clov-versions" in body
+    tags = {plain.headers["etag"]}
+    for header, encoding, decode in [(CHROMIUM_HTTPS, "br", brotli.decompress), ("gzip, deflate", "gzip", gzip.decompress)]:
+        page = get_raw(client, "/r/SomeRoom123", **{"Accept-Encoding": header})
+        assert page.headers["content-encoding"] == encoding and page.headers["vary"] == "Accept-Encoding"
+        assert len(page.extensions["raw_body"]) < len(body) / 2 and decode(page.extensions["raw_body"]) == body
+        assert client.get("/", headers={"Accept-Encoding": header, "If-None-Match": page.headers["etag"]}).status_code == 304
+        tags.add(page.headers["etag"])
+    assert len(tags) == 3  # each encoding is its own sequence of bytes
+
+
 @pytest.mark.parametrize(
     "path",
     [
