@@ -13,15 +13,27 @@ A connection can also break for good: Chromium sometimes refuses every descripti
 applies after a glare ("Failed to start SCTP transport"), and a friend would never appear.
 `Pairing` then replaces it by a fresh connection on both sides (a numbered generation, see
 there), a few times at most, further apart each time.
+
+Chromium never settles a promise of an RTCPeerConnection that was closed while it ran (the
+spec's "abort these steps"). `Pairing` abandons what it was applying to a connection the
+moment it replaces that connection: awaiting it would stall every later signal of the pair.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from signaling.protocol import GENERATION, MAX_GENERATION, is_restart, restart_signal, signal_generation
+from signaling.protocol import (
+    BAD_MESSAGE,
+    GENERATION,
+    MAX_GENERATION,
+    ProtocolError,
+    is_restart,
+    restart_signal,
+    signal_generation,
+)
 
 # Both sides want to offer the moment they learn of each other. The polite side gives the
 # impolite side's first offer this long to arrive before offering itself: Chromium loses ICE
@@ -32,6 +44,14 @@ FIRST_OFFER_GRACE_S = 2.0
 # that breaks every connection (a hostile one) costs a handful of connections, not a stream.
 RESTART_BACKOFF_S = 2.0
 MAX_RESTARTS = 5
+# A peer's connection is ahead of ours by its restarts that never reached us, a handful at most
+# (MAX_RESTARTS in a row, and both sides meet again whenever a connection comes up). A signal
+# further ahead is a hostile peer's jump towards MAX_GENERATION, which would leave the pair no
+# number to restart to: it is refused.
+MAX_GENERATION_LEAD = MAX_RESTARTS + 1
+# Signals waiting to be applied: a negotiation is an offer, an answer and a few dozen
+# candidates. More than this means the page stalled or the peer floods it.
+MAX_WAITING_SIGNALS = 256
 
 
 def is_polite(own_id: str, other_id: str) -> bool:
@@ -134,6 +154,8 @@ class Pairing:
     peer that missed ours catches up). Both sides may replace their connection at the same
     moment (glare): they count to the same number and meet there. A replacement asked for a
     connection that was already replaced is a no-op, so asking twice is harmless.
+
+    Signals wait in an inbox (`deliver`, `next_signal`) to be applied one at a time, in order.
     """
 
     def __init__(
@@ -144,6 +166,7 @@ class Pairing:
         first_offer_grace: float = FIRST_OFFER_GRACE_S,
         restart_backoff: float = RESTART_BACKOFF_S,
         max_restarts: int = MAX_RESTARTS,
+        max_waiting_signals: int = MAX_WAITING_SIGNALS,
     ) -> None:
         self.polite = polite
         self.connect = connect
@@ -155,6 +178,9 @@ class Pairing:
         self.restarts = 0  # since the pair was last connected
         self.closed = False
         self._restarting = False
+        self._inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(max_waiting_signals)
+        # Resolved when the current connection is closed; made on first use (no loop needed before).
+        self._replaced: asyncio.Future[None] | None = None
         self.negotiator = self._negotiator()
 
     @property
@@ -168,32 +194,50 @@ class Pairing:
 
     def close(self) -> None:
         self.closed = True
-        self.pc.close()
+        self._close_current()
+
+    def deliver(self, data: dict[str, Any], arrived: float = 0.0) -> bool:
+        """Queue a peer's signal (which arrived at time `arrived`) for `next_signal`. False when
+        too many are waiting already: then every waiting one is dropped, and the caller restarts
+        the pair (`restart`), since what was dropped may have been the offer it needed."""
+        try:
+            self._inbox.put_nowait((arrived, data))
+        except asyncio.QueueFull:
+            while not self._inbox.empty():
+                self._inbox.get_nowait()
+            return False
+        return True
+
+    async def next_signal(self) -> tuple[float, dict[str, Any]]:
+        """The oldest waiting signal, and when it arrived."""
+        return await self._inbox.get()
 
     async def negotiation_needed(self) -> None:
         negotiator, generation = self.negotiator, self.generation
         try:
-            await negotiator.negotiation_needed()
+            await self._on_current(negotiator.negotiation_needed())
         except Exception:
             if negotiator is self.negotiator and not self.closed:
                 await self.restart(generation)
             raise
 
     async def receive(self, data: dict[str, Any]) -> None:
-        """Apply one signal from the peer (raises `ProtocolError` for a malformed number, and
-        what applying it raised, once a broken connection has been replaced)."""
+        """Apply one signal from the peer (raises `ProtocolError` for a malformed number or one
+        too far ahead, and what applying it raised, once a broken connection has been replaced)."""
         generation = signal_generation(data)
         if generation < self.generation:
             if is_restart(data) or "description" in data:
                 self.send(restart_signal(self.generation))
             return
+        if generation > self.generation + MAX_GENERATION_LEAD:
+            raise ProtocolError(BAD_MESSAGE, f"signal's {GENERATION!r} jumps too far ahead")
         if generation > self.generation:
             self._replace(generation)
         if is_restart(data):
             return
         negotiator = self.negotiator
         try:
-            await negotiator.receive(data)
+            await self._on_current(negotiator.receive(data))
         except Exception:
             description = data.get("description")
             # An answer that finds no offer waiting repeats one already applied (an offer
@@ -228,8 +272,29 @@ class Pairing:
         self._replace(self.generation + 1)
         return True
 
-    def _replace(self, generation: int) -> None:
+    async def _on_current(self, operation: Coroutine[Any, Any, None]) -> None:
+        """Run `operation` on the current connection, abandoned (cancelled, without error) if
+        that connection is closed first: its browser promises would never settle."""
+        if self._replaced is None:
+            self._replaced = asyncio.get_running_loop().create_future()
+        replaced = self._replaced
+        task = asyncio.ensure_future(operation)
+        try:
+            await asyncio.wait((task, replaced), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+        if task.done() and not task.cancelled():
+            task.result()
+
+    def _close_current(self) -> None:
         self.pc.close()
+        if self._replaced is not None:
+            self._replaced.set_result(None)
+            self._replaced = None
+
+    def _replace(self, generation: int) -> None:
+        self._close_current()
         self.generation = generation
         self.negotiator = self._negotiator()
 

@@ -113,7 +113,6 @@ class PeerLink:
         self.remote_stream: Any = None
         self.pairing = Pairing(is_polite(own_id, peer_id), self._connect, lambda data: send_signal(peer_id, data))
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
-        self._inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self._worker = spawn(self._apply_signals())
         self._parameters_lock = asyncio.Lock()
         self._watchdog = spawn(self._renegotiate_when_stuck())
@@ -127,6 +126,9 @@ class PeerLink:
         )
         channel.binaryType = "arraybuffer"
         self.pc, self.channel, self.remote_stream = pc, channel, None
+        if generation:
+            # The replaced connection's last state would stand until this one's first change.
+            self.on_state(self.state)
 
         # Whatever a replaced connection still reports concerns nobody any more.
         def current(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -219,11 +221,13 @@ class PeerLink:
             await sender.setParameters(parameters)
 
     def receive_signal(self, data: dict[str, Any]) -> None:
-        self._inbox.put_nowait((time.monotonic(), data))
+        if not self.pairing.deliver(data, time.monotonic()):
+            js.console.warn(f"too many signals from {self.peer_id} waiting: dropped, the connection starts afresh")
+            self.restart()
 
     async def _apply_signals(self) -> None:
         while True:
-            arrived, data = await self._inbox.get()
+            arrived, data = await self.pairing.next_signal()
             if self.signal_delay_s:
                 await asyncio.sleep(arrived + self.signal_delay_s - time.monotonic())
             try:
@@ -246,17 +250,21 @@ class PeerLink:
         self.pairing.close()
 
     async def _renegotiate_when_stuck(self) -> None:
-        waited = 0
+        waited, generation = 0, self.pairing.generation
         while not self.pairing.closed:
             await asyncio.sleep(RENEGOTIATE_AFTER_S)
+            if generation != self.pairing.generation:
+                # The peer replaced the connection meanwhile: the fresh one gets its own rounds,
+                # rather than being replaced again before it had a chance to come up.
+                waited, generation = 0, self.pairing.generation
             if self.pc.connectionState == "connected" and self.channel.readyState == "open":
                 waited = 0
                 continue
             waited += 1
             if waited >= RESTART_AFTER_ROUNDS:
                 # Offers sent again and ICE restarts did not bring it up: start afresh.
-                waited = 0
                 await self.pairing.restart(self.pairing.generation)
+                waited, generation = 0, self.pairing.generation
                 continue
             # The impolite side acts first; the polite one too if nothing came of it, so a
             # pair never waits on each other for ever.

@@ -4,7 +4,9 @@ CPython against a model of the W3C signaling state machine, through every delive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
@@ -18,32 +20,61 @@ from tests.modelpeerconnection import ModelPeerConnection
 pytestmark = pytest.mark.anyio
 
 
+class Browser:
+    """The browser's side of operations under way: each waits here until the test completes
+    it, in the order the test picks."""
+
+    def __init__(self) -> None:
+        self.under_way: list[asyncio.Future[None]] = []
+
+    async def takes_a_while(self) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.under_way.append(done)
+        await done
+
+
 class ModelConnection(ModelPeerConnection):
     """A ModelPeerConnection that can break or close. A `broken` one refuses every description,
-    as Chromium's does once its SCTP transport failed to start; a closed one refuses everything."""
+    as Chromium's does once its SCTP transport failed to start; a closed one refuses everything.
+    With a `browser`, operations take a while, one after another (the operations chain), and
+    one still under way when the connection closes never settles, as in Chromium."""
 
-    def __init__(self, name: str, generation: int, broken: bool) -> None:
+    def __init__(self, name: str, generation: int, broken: bool, browser: Browser | None = None) -> None:
         super().__init__(f"{name}{generation}")
         self.broken = broken
         self.closed = False
+        self.browser = browser
+        self.chain = asyncio.Lock()
 
     def _check(self) -> None:
         if self.closed:
             raise RuntimeError("InvalidStateError: the connection is closed")
 
-    async def set_local_description(self) -> dict[str, str]:
+    @contextlib.asynccontextmanager
+    async def operation(self) -> AsyncIterator[None]:
         self._check()
-        return await super().set_local_description()
+        if self.browser is None:
+            yield
+            return
+        async with self.chain:
+            await self.browser.takes_a_while()
+            if self.closed:
+                await asyncio.get_running_loop().create_future()  # never settles
+            yield
+
+    async def set_local_description(self) -> dict[str, str]:
+        async with self.operation():
+            return await super().set_local_description()
 
     async def set_remote_description(self, description: dict[str, str]) -> None:
-        self._check()
-        if self.broken:
-            raise RuntimeError("OperationError: Failed to start SCTP transport")
-        await super().set_remote_description(description)
+        async with self.operation():
+            if self.broken:
+                raise RuntimeError("OperationError: Failed to start SCTP transport")
+            await super().set_remote_description(description)
 
     async def add_ice_candidate(self, candidate: dict) -> None:  # type: ignore[type-arg]
-        self._check()
-        await super().add_ice_candidate(candidate)
+        async with self.operation():
+            await super().add_ice_candidate(candidate)
 
     def close(self) -> None:
         self.closed = True
@@ -53,15 +84,16 @@ class Side:
     """One participant's end of the pair: its Pairing, every connection it made, and the
     browser's `negotiationneeded` event that each fresh connection fires soon after."""
 
-    def __init__(self, name: str, other: str, wire: list, broken: set[int], **options: float) -> None:  # type: ignore[type-arg]
+    def __init__(self, name: str, other: str, wire: list, broken: set[int], browser: Browser | None = None, **options: float) -> None:  # type: ignore[type-arg]
         self.name = name
         self.broken = broken
+        self.browser = browser
         self.connections: list[ModelConnection] = []
         self.pending_negotiation: list[ModelConnection] = []
         self.pairing = Pairing(is_polite(name, other), self.connect, lambda data: wire.append((other, data)), **options)
 
     def connect(self, generation: int) -> ModelConnection:
-        connection = ModelConnection(self.name, generation, generation in self.broken)
+        connection = ModelConnection(self.name, generation, generation in self.broken, self.browser)
         self.connections.append(connection)
         self.pending_negotiation.append(connection)
         return connection
@@ -82,10 +114,16 @@ class Side:
             pass  # what the page logs; the pairing has acted on it
 
 
-def pair(broken_a: set[int] = frozenset(), broken_b: set[int] = frozenset(), **options: float) -> tuple[Side, Side, list]:  # type: ignore[type-arg]
+def pair(
+    broken_a: set[int] = frozenset(), broken_b: set[int] = frozenset(), browser: Browser | None = None, **options: float
+) -> tuple[Side, Side, list]:  # type: ignore[type-arg]
     wire: list = []  # type: ignore[type-arg]
     options = {"first_offer_grace": 0.0, "restart_backoff": 0.0, **options}
-    return Side("a", "b", wire, set(broken_a), **options), Side("b", "a", wire, set(broken_b), **options), wire
+    return (
+        Side("a", "b", wire, set(broken_a), browser, **options),
+        Side("b", "a", wire, set(broken_b), browser, **options),
+        wire,
+    )
 
 
 async def run(a: Side, b: Side, wire: list, pick: random.Random, lose: int = 0) -> None:  # type: ignore[type-arg]
@@ -106,6 +144,76 @@ async def run(a: Side, b: Side, wire: list, pick: random.Random, lose: int = 0) 
             lose -= 1
             continue
         await sides[name].receive(data)
+
+
+async def run_concurrently(a: Side, b: Side, wire: list, pick: random.Random, lose: str = "", watchdog_rounds: int = 6) -> None:  # type: ignore[type-arg]
+    """Like `run`, with what runs side by side in the page running side by side here: each side
+    applies its signals in a worker of its own (PeerLink's), a `negotiationneeded` handler runs
+    beside it, browser operations complete in an order picked at random, and the watchdog
+    restarts a pair that is not connected at any moment (`watchdog_rounds` times at most), as a
+    page under load may see it. `lose`: "first-offer" loses the first offer on its way,
+    "negotiation" the first connections' `negotiationneeded` (nobody ever offers on them)."""
+    browser = a.browser
+    assert browser is not None
+    errors: list[BaseException] = []
+
+    async def apply_signals(side: Side) -> None:
+        while True:
+            _, data = await side.pairing.next_signal()
+            try:
+                await side.pairing.receive(data)
+            except (RuntimeError, ProtocolError):
+                pass  # what the page logs
+            except Exception as exc:  # noqa: BLE001 (a broken model or pairing fails the test below)
+                errors.append(exc)
+
+    workers = [asyncio.ensure_future(apply_signals(side)) for side in (a, b)]
+    handlers: list[asyncio.Future[object]] = []
+    if lose == "negotiation":
+        for side in (a, b):
+            side.pending_negotiation.clear()
+    offer_to_lose = lose == "first-offer"
+    try:
+        while True:
+            for _ in range(20):
+                await asyncio.sleep(0)
+            events: list[tuple[str, object]] = [("signal", to) for to in sorted({to for to, _ in wire})]
+            events += [("negotiate", side) for side in (a, b) if side.pending_negotiation]
+            events += [("complete", done) for done in browser.under_way if not done.done()]
+            if watchdog_rounds and not is_connected(a, b) and (not events or pick.random() < 0.2):
+                events += [("watchdog", a), ("watchdog", b)]
+            if not events:
+                break
+            kind, what = pick.choice(events)
+            if kind == "signal":
+                _, data = wire.pop(next(i for i, (to, _) in enumerate(wire) if to == what))
+                description = data.get("description")
+                if offer_to_lose and isinstance(description, dict) and description["type"] == "offer":
+                    offer_to_lose = False
+                    continue
+                assert {"a": a, "b": b}[what].pairing.deliver(data)  # type: ignore[index]
+            elif kind == "negotiate":
+                handlers.append(asyncio.ensure_future(what.negotiation_needed()))  # type: ignore[attr-defined]
+            elif kind == "complete":
+                what.set_result(None)  # type: ignore[attr-defined]
+            else:
+                watchdog_rounds -= 1
+                pairing = what.pairing  # type: ignore[attr-defined]
+                handlers.append(asyncio.ensure_future(pairing.restart(pairing.generation)))
+    finally:
+        for task in workers + handlers:
+            task.cancel()
+    assert errors == []
+    assert not any(task.done() and not task.cancelled() and task.exception() for task in handlers)
+
+
+def is_connected(a: Side, b: Side) -> bool:
+    pc_a, pc_b = a.pairing.pc, b.pairing.pc
+    return (
+        a.pairing.generation == b.pairing.generation
+        and pc_a.signaling_state == pc_b.signaling_state == "stable"
+        and pc_a.local is not None and pc_b.remote == pc_a.local and pc_a.remote == pc_b.local  # type: ignore[attr-defined]
+    )
 
 
 def assert_connected(a: Side, b: Side) -> None:
@@ -206,3 +314,45 @@ async def test_a_malformed_generation_is_refused_before_anything_is_applied(gene
     with pytest.raises(ProtocolError):
         await b.pairing.receive({"restart": True, "generation": generation})
     assert len(b.connections) == 1 and b.pairing.generation == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from(["", "first-offer", "negotiation"]))
+async def test_a_pair_connects_whatever_the_browser_finishes_first_and_whenever_the_watchdog_restarts(seed: int, lose: str) -> None:
+    # Chromium never settles an operation of a connection closed while it ran: a restart that
+    # closed the connection a signal was being applied to stalled every later signal of the
+    # pair, and the friend stayed "new" for good (the six-friends test, under load).
+    a, b, wire = pair(browser=Browser())
+    await run_concurrently(a, b, wire, random.Random(seed), lose)
+    assert_connected(a, b)
+
+
+async def test_too_many_waiting_signals_are_dropped_and_the_pair_restarts() -> None:
+    a, b, wire = pair(browser=Browser(), max_waiting_signals=4)
+    candidates = [{"candidate": {"candidate": f"a0-host-{n}"}, "generation": 0} for n in range(5)]
+    assert [b.pairing.deliver(candidate) for candidate in candidates] == [True] * 4 + [False]
+    assert await b.pairing.restart(0)
+    assert wire == [("a", restart_signal(1))]
+    await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
+    assert_connected(a, b)
+    assert b.pairing.generation == 1
+    assert all(candidate["candidate"]["candidate"] not in str(b.pairing.pc.candidates) for candidate in candidates)  # type: ignore[attr-defined]
+
+
+async def test_a_signal_jumping_far_ahead_is_refused_and_the_pair_can_still_restart() -> None:
+    # A hostile peer sending the maximum generation would leave the pair no number to restart to.
+    a, b, wire = pair()
+    await run(a, b, wire, random.Random(0))
+    for generation in (MAX_GENERATION, negotiation.MAX_GENERATION_LEAD + 1):
+        with pytest.raises(ProtocolError):
+            await b.pairing.receive(restart_signal(generation))
+    assert b.pairing.generation == 0 and len(b.connections) == 1
+    assert await a.pairing.restart(0)
+    await run(a, b, wire, random.Random(1))
+    assert_connected(a, b)
+    # A peer that restarted as often as it may while its restarts never reached us is followed.
+    await b.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
+    await a.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
+    await run(a, b, wire, random.Random(2))
+    assert_connected(a, b)
+    assert a.pairing.generation == 1 + negotiation.MAX_GENERATION_LEAD

@@ -312,6 +312,11 @@ def test_six_friends_all_connected_and_a_seventh_is_turned_away(open_page: OpenP
             if other != me:
                 wait_connected(page, other, timeout=90_000)
         assert page.locator(".tile").count() == 6
+    # Connected, and what a guest sees of the host: her video playing in her tile.
+    for page in guests:
+        assert poll(lambda page=page: page.evaluate(FRAMES_DECODED, ids[0]) > 0, timeout=30), (
+            f"{own_id(page)} shows no video of the host; tiles: {page.evaluate(TILE_STATES)}"
+        )
 
     seventh.fill("#name", "P7")
     seventh.click("#join")
