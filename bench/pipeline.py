@@ -92,6 +92,8 @@ def main() -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
     media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
     server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
+    print(f"sender pipeline, 640x480 astronaut camera, sunglasses on ({os.cpu_count()} cores, Chromium {CHROMIUM})",
+          flush=True)
     results = {}
     peer = None
     try:
@@ -101,30 +103,34 @@ def main() -> None:
             )
             for threads in args.threads:
                 results[threads] = measure(browser, server.http, threads, args.seconds)
+                print_result(results[threads])
+            print("\n(send: after `total`, until the GPU has finished the packed frame and it is in the sent track)")
+            print("goal: whole pipeline (total) p50 <= 20 ms", flush=True)
             if args.peer:
                 peer = mediapipe_peer.measure(browser, WARM_UP_S, args.seconds)
+                print_peer(peer)
             browser.close()
     finally:
         server.stop()
-
-    print(f"sender pipeline, 640x480 astronaut camera, sunglasses on ({os.cpu_count()} cores, Chromium {CHROMIUM})")
-    for threads, result in results.items():
-        print(f"\n{result['provider']}: {result['frames']} frames, {result['fps']:.1f} fps achieved, {result['faces']} face(s) tracked")
-        print(f"  {'stage':<14}{'p50 ms':>9}{'p95 ms':>9}")
-        for stage in STAGES:
-            values = result["stages"][stage]
-            if values:
-                print(f"  {stage:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
-            else:
-                print(f"  {stage:<14}{'did not run':>18}")
-    print("\n(send: after `total`, until the GPU has finished the packed frame and it is in the sent track)")
-    print("goal: whole pipeline (total) p50 <= 20 ms")
     if peer is not None:
         print_comparison(results, peer)
 
 
-def print_comparison(results: dict, peer: dict) -> None:  # type: ignore[type-arg]
-    """MediaPipe's figures, then CLOV / MediaPipe p50 ratios and the issue's goals for them."""
+def print_result(result: dict) -> None:  # type: ignore[type-arg]
+    """One thread count's figures, as soon as they are measured: a long run shows progress."""
+    print(f"\n{result['provider']}: {result['frames']} frames, {result['fps']:.1f} fps achieved, {result['faces']} face(s) tracked")
+    print(f"  {'stage':<14}{'p50 ms':>9}{'p95 ms':>9}")
+    for stage in STAGES:
+        values = result["stages"][stage]
+        if values:
+            print(f"  {stage:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
+        else:
+            print(f"  {stage:<14}{'did not run':>18}")
+    sys.stdout.flush()
+
+
+def print_peer(peer: dict) -> None:  # type: ignore[type-arg]
+    """MediaPipe's figures, as soon as they are measured, before the ratios that need both sides."""
     print(f"\nMediaPipe web runtime (tasks-vision {mediapipe_peer.TASKS_VISION} ImageSegmenter + "
           f"face_mesh {mediapipe_peer.FACE_MESH}, CPU, 1 thread): {peer['frames']} frames, "
           f"{peer['fps']:.1f} fps achieved, {peer['camera']} camera, {peer['faces']} face(s) found, "
@@ -133,8 +139,11 @@ def print_comparison(results: dict, peer: dict) -> None:  # type: ignore[type-ar
     for step, label in (("segmentation", "segmentation"), ("face_mesh", "face mesh"), ("both", "both")):
         values = peer[step]
         print(f"  {label:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
-    print("  requests to other origins (aborted): " + (", ".join(peer["foreign"]) or "none"))
+    print("  requests to other origins (aborted): " + (", ".join(peer["foreign"]) or "none"), flush=True)
 
+
+def print_comparison(results: dict, peer: dict) -> None:  # type: ignore[type-arg]
+    """CLOV / MediaPipe p50 ratios and the issue's goals for them."""
     mediapipe_segmentation = statistics.median(peer["segmentation"])
     mediapipe_total = mediapipe_segmentation + statistics.median(peer["face_mesh"])
     wholes = [(statistics.median(result["stages"]["total"]), threads)
