@@ -28,7 +28,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.join import isolate
 from tests.conftest import Server
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS, diagnostics_url
 from tests_e2e.media import make_fake_media
 
 SETTLE_S = 6.0  # after a switch: the encoder's rate control finds its new level
@@ -82,7 +82,7 @@ def main() -> None:
                 executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *media.chromium_flags()]
             )
             sender = browser.new_context(permissions=PERMISSIONS).new_page()
-            sender.goto(f"{server.http}/")
+            sender.goto(diagnostics_url(f"{server.http}/"))
             sender.fill("#name", "Sender")
             sender.click("#create")
             link = sender.input_value("#invite-link")

@@ -59,7 +59,7 @@ from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route
 
 from signaling.static import SECURITY_HEADERS
 from tests.conftest import Server, wait_until
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, trusting_home
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url, trusting_home
 
 BARE_PAGE = """<!doctype html><script type="module">
 import {loadPyodide} from "/assets/pyodide/pyodide.mjs";
@@ -522,7 +522,7 @@ def main() -> None:
             host = browser.new_context(permissions=["camera", "microphone"]).new_page()
             if args.trace:
                 host.add_init_script(TRACER)
-            host.goto(server.http + "/")
+            host.goto(diagnostics_url(server.http + "/"))  # its figures are read with --trace
             host.wait_for_selector("#create", timeout=60_000)
             host.fill("#name", "Host")
             host.click("#create")
@@ -533,7 +533,7 @@ def main() -> None:
 
             if args.network:
                 proxy = CountingProxy(server.port).start()
-                guest_link = link.replace(f":{server.port}/", f":{proxy.port}/", 1)
+                guest_link = diagnostics_url(link.replace(f":{server.port}/", f":{proxy.port}/", 1))  # IN_BOOTH reads its figures
                 network_runs(browser, guest_link, proxy, NETWORKS[args.network], args.runs)
                 browser.close()
                 return

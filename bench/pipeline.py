@@ -4,8 +4,8 @@ One page enters a booth alone with the astronaut photo as a 640x480 camera and t
 on, so every stage runs on every frame: preprocess (on wasm: the frame copied out as RGBA bytes
 and uploaded; the models resize or sample it themselves), segmentation, face (landmarks on each
 tracked face, detection when none is tracked), overlays, pack (mask refinement and packing). After a warm-up, the page's own per-frame
-timings (`globalThis.clovDiagnostics()`, the diagnostics panel's data) are collected for a
-while and summarised as p50/p95 per stage and achieved frames per second.
+timings (`globalThis.clovDiagnostics()`, the diagnostics panel's data, there with the page's
+diagnostics switch on) are collected for a while and summarised as p50/p95 per stage and achieved frames per second.
 Goal on a 2-core machine: whole pipeline p50 <= 20 ms.
 
 With `--peer mediapipe`, MediaPipe's own web runtime then runs on the same camera in the same
@@ -40,7 +40,7 @@ from playwright.sync_api import Browser, sync_playwright
 from bench import mediapipe_peer
 from bench.join import isolate
 from tests.conftest import Server
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url
 from tests_e2e.media import make_fake_media
 
 STAGES = ("preprocess", "segmentation", "face", "overlays", "pack", "total", "send")
@@ -56,7 +56,7 @@ def measure(browser: Browser, origin: str, threads: int, seconds: float) -> dict
     context = browser.new_context(permissions=["camera", "microphone"])
     context.add_init_script("localStorage.setItem('clov.overlay', 'sunglasses')")
     page = context.new_page()
-    page.goto(f"{origin}/?ep=wasm&threads={threads}")
+    page.goto(diagnostics_url(f"{origin}/?ep=wasm&threads={threads}"))
     page.wait_for_selector("#create", timeout=60_000)
     page.fill("#name", "Bench")
     page.click("#create")

@@ -37,7 +37,7 @@ from playwright.sync_api import Page, sync_playwright
 from bench.join import isolate
 from bench.pipeline import percentile
 from tests.conftest import Server
-from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url
 from tests_e2e.media import make_fake_media
 
 STICKERS = ("crown", "hat", "sunglasses", "bunny-ears")
@@ -51,7 +51,7 @@ def open_person(browser, url: str, name: str) -> Page:  # type: ignore[no-untype
     context = browser.new_context(permissions=["camera", "microphone"])
     context.add_init_script("localStorage.setItem('clov.removeBackground', '0')")
     page = context.new_page()
-    page.goto(url)
+    page.goto(diagnostics_url(url))
     page.wait_for_selector("#name", timeout=60_000)
     page.fill("#name", name)
     return page
@@ -112,7 +112,7 @@ def main() -> None:
             # Then render time: the host leaves (its stickers stay) and a participant whose
             # stage renders at full size, waiting for the GPU after each draw, takes its place.
             host.context.close()
-            renderer = open_person(browser, f"{link.split('#')[0]}?sync-timing=1&stage-scale=1#{link.split('#')[1]}", "Renderer")
+            renderer = open_person(browser, diagnostics_url(link, sync_timing=1, stage_scale=1), "Renderer")
             renderer.click("#join")
             renderer.wait_for_function("() => globalThis.clovStage && JSON.parse(clovStage()).layers.length === 6", timeout=60_000)
             renderer.wait_for_timeout(3000)

@@ -1,8 +1,9 @@
 """Receiver side of the packed track on its own: one person, unpacked, on a transparent canvas.
 
 The stage unpacks everyone in its own shader; a CutoutView is for one person alone: it
-draws the packed video into a transparent canvas each time a new frame arrives (the page's
-`clovCutout(peer)` diagnostic returns one such frame as a PNG, alpha included).
+draws the packed video into a transparent canvas each time a new frame arrives (with the
+diagnostics switch on, the page's `clovCutout(peer)` hook returns one such frame as a PNG,
+alpha included).
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
 """The diagnostics panel: where the AI runs, frames per second and per-stage timings.
 
-The same figures are published as `globalThis.clovDiagnostics()` (a JSON string) for
-bench/pipeline.py and the tests.
+With the diagnostics switch on (`?diagnostics=1`), the page also publishes test hooks
+(`publish_hook`): the panel's figures as `globalThis.clovDiagnostics()` (a JSON string) for
+bench/pipeline.py and the tests, and the room's `clovStage`, `clovStagePng`, `clovCutout` and
+`clovCapture`. Without it the page has none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import js
 from pyodide.ffi import create_proxy
@@ -17,19 +21,36 @@ from frontend_py.pipeline import Pipeline
 from frontend_py.ui import text
 
 REFRESH_S = 1.0
-SWITCH = "diagnostics"  # `?diagnostics=1` lets the tests bend the page (diagnostic_number)
+SWITCH = "diagnostics"  # `?diagnostics=1` lets the tests read and bend the page
+
+_hooks: dict[str, Any] = {}  # the proxies behind the published hooks, by global name
+
+
+def diagnostics_on() -> bool:
+    return js.URLSearchParams.new(js.location.search).get(SWITCH) == "1"
 
 
 def diagnostic_number(name: str) -> float:
     """A test's `?{name}=number` (a skewed clock...), honoured only with the diagnostics
     switch on; 0 otherwise, so no link a person is sent can change how the booth behaves."""
-    params = js.URLSearchParams.new(js.location.search)
-    if params.get(SWITCH) != "1":
+    if not diagnostics_on():
         return 0.0
     try:
-        return float(params.get(name) or 0)
+        return float(js.URLSearchParams.new(js.location.search).get(name) or 0)
     except ValueError:
         return 0.0
+
+
+def publish_hook(name: str, hook: Callable[..., Any]) -> None:
+    """`globalThis[name] = hook` for the tests and bench/ to read the page through, only with
+    the diagnostics switch on: the product's own path neither needs nor shows them."""
+    if not diagnostics_on():
+        return
+    previous = _hooks.pop(name, None)
+    if previous is not None:
+        previous.destroy()  # the booth entered before this one: its objects are gone
+    _hooks[name] = create_proxy(hook)
+    setattr(js.globalThis, name, _hooks[name])
 
 
 class DiagnosticsPanel:
@@ -65,8 +86,7 @@ class DiagnosticsPanel:
             ),
             table,
         )
-        self._publish = create_proxy(pipeline.diagnostics_json)
-        js.globalThis.clovDiagnostics = self._publish
+        publish_hook("clovDiagnostics", pipeline.diagnostics_json)
         self._task = spawn(self._refresh())
 
     async def _refresh(self) -> None:

@@ -13,7 +13,6 @@ import traceback
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
 
 from frontend_py import datachannel, media
 from frontend_py.aibackground import AIBackground
@@ -23,7 +22,7 @@ from frontend_py.capture import Capture
 from frontend_py.clips import Clips
 from frontend_py.cutout import CutoutView
 from frontend_py.devicechoice import DeviceChoice, switch_camera, switch_microphone
-from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number
+from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number, publish_hook
 from frontend_py.dom import h, mark, on, spawn, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
 from frontend_py.entering import EnterFailed, Progress
@@ -231,10 +230,10 @@ class Room:
             set_text(own.status, "preview.off")
         self.roster.prepend(own.element)
         self.sync.participants_changed()
-        js.globalThis.clovStage = create_proxy(self._stage_report)
-        js.globalThis.clovCutout = create_proxy(self._cutout_png)
-        js.globalThis.clovStagePng = create_proxy(self.stage.png)
-        js.globalThis.clovCapture = create_proxy(lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
+        publish_hook("clovStage", self._stage_report)
+        publish_hook("clovCutout", self._cutout_png)
+        publish_hook("clovStagePng", self.stage.png)
+        publish_hook("clovCapture", lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
 
     def _names(self) -> dict[str, str]:
         return {peer: participant.name for peer, participant in self.mesh.participants.items()} | {self.mesh.own_id: self.name}

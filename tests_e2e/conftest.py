@@ -16,7 +16,8 @@ Fixtures (see each docstring):
   open_page          function `(url="/", *, ready=True, browser=None) -> Page`, one context
                               (separate storage) per call, with a request guard
 Helpers: `wait_ready(page)`, `page_log(page)` (console errors, page errors, foreign requests),
-`trusting_home(home, certificate)` (a HOME whose Chromium trusts a development certificate).
+`trusting_home(home, certificate)` (a HOME whose Chromium trusts a development certificate),
+`diagnostics_url(url)` (the page with its test hooks, `clovStage()`..., published).
 
 The whole run is moved into a network namespace with only loopback (see `pytest_configure`).
 """
@@ -31,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import numpy as np
@@ -331,6 +332,18 @@ def wait_ready(page: Page, timeout: float = READY_TIMEOUT_MS) -> None:
     A selector needs no script evaluation in the page. (With today's CSP, which has
     'unsafe-eval', `page.evaluate` and `page.wait_for_function` work too, string or function.)"""
     page.wait_for_selector("html[data-ready='1']", state="attached", timeout=timeout)
+
+
+def diagnostics_url(url: str, **numbers: float) -> str:
+    """`url` (a path or a whole address, an invite's `#token` kept) with the page's diagnostics
+    switch on, `?diagnostics=1`: only then does the page publish the `clov*` hooks that tests and
+    bench/ read it through (`clovStage()`, `clovCapture()`, `clovDiagnostics()`...), and take
+    the numbers that bend it, given here as `clock_skew_ms=1500` for `clock-skew-ms=1500`.
+    A page keeps its query when it moves on to a booth's address, not in the invite it shows."""
+    parts = urlsplit(url)
+    bends = {name.replace("_", "-"): str(value) for name, value in numbers.items()}
+    kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "diagnostics" and key not in bends]
+    return urlunsplit(parts._replace(query=urlencode([*kept, ("diagnostics", "1"), *bends.items()])))
 
 
 def _origin(url: str) -> str:

@@ -22,7 +22,7 @@ from playwright.sync_api import Page
 from frontend_py import photostrip
 from frontend_py.bandwidth import sent_size
 from frontend_py.layout import PHOTO_SIZES
-from tests_e2e.conftest import wait_ready
+from tests_e2e.conftest import diagnostics_url, wait_ready
 from tests_e2e.media import FakeMedia, write_wav, write_y4m
 from tests_e2e.test_call import own_id, poll, received_frame, wait_connected
 from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer_error, state
@@ -37,7 +37,7 @@ def capture_report(page: Page) -> dict:  # type: ignore[type-arg]
 
 
 def enter(open_page: OpenPage, url: str, name: str, create: bool = False) -> Page:
-    page = open_page(url)
+    page = open_page(diagnostics_url(url))
     page.evaluate(NO_REMOVAL)
     page.fill("#name", name)
     page.click("#create" if create else "#join")
@@ -49,8 +49,7 @@ def enter(open_page: OpenPage, url: str, name: str, create: bool = False) -> Pag
 
 def skewed(link: str) -> str:
     """The invite link with this page's clock pushed ahead (a diagnostics switch)."""
-    path, _, token = link.partition("#")
-    return f"{path}?diagnostics=1&clock-skew-ms={SKEW_MS:.0f}#{token}"
+    return diagnostics_url(link, clock_skew_ms=SKEW_MS)
 
 
 def downloaded_file(page: Page, selector: str, folder: Path) -> tuple[str, bytes]:
@@ -200,8 +199,7 @@ def test_a_photo_shows_people_from_their_full_resolution_still(open_page: OpenPa
 
     ana = enter_hd("/", "Ana", create=True)
     link = ana.evaluate("() => location.href")
-    path, _, token = link.partition("#")
-    bo = enter_hd(f"{path}?diagnostics=1&max-video-bps=300000#{token}", "Bo")
+    bo = enter_hd(diagnostics_url(link, max_video_bps=300_000), "Bo")
     ana_id, bo_id = own_id(ana), own_id(bo)
     wait_connected(ana, bo_id, timeout=60_000)
     wait_connected(bo, ana_id, timeout=60_000)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from playwright.sync_api import Page
 
 from frontend_py.layout import MAX_LAYERS
-from tests_e2e.conftest import wait_ready
+from tests_e2e.conftest import diagnostics_url, wait_ready
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import poll
 from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer, shows_at, state
@@ -112,13 +112,13 @@ def attack(victims: list[str], eve: str) -> list[object]:
 
 
 def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: FakeMedia) -> None:
-    ana = open_page("/")
+    ana = open_page(diagnostics_url("/"))
     ana.evaluate(NO_REMOVAL)
     ana.fill("#name", "Ana")
     ana.click("#create")
     ana.click("#enter")
     ana.wait_for_selector("html[data-screen='room']", state="attached")
-    link = ana.evaluate("() => location.href")
+    link = ana.evaluate("() => location.href")  # the booth's address, with Ana's diagnostics switch
     bo = open_page(link)
     bo.evaluate(NO_REMOVAL)
     bo.fill("#name", "Bo")

@@ -15,6 +15,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, Playwright
 
+from tests_e2e.conftest import diagnostics_url
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import poll
 from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, client_point, layer, shows_at, size, state
@@ -77,7 +78,7 @@ class Fingers:
 
 def test_a_booth_on_two_phones(open_page: OpenPage, playwright: Playwright, fake_media: FakeMedia) -> None:
     picture = fake_media.reference.astype(float)
-    ana = open_page("/", **phone(playwright, "Pixel 7", "en-US"))
+    ana = open_page(diagnostics_url("/"), **phone(playwright, "Pixel 7", "en-US"))
     ana.evaluate(NO_REMOVAL)
     ana.fill("#name", "Ana")
     ana.tap("#create")
@@ -85,7 +86,7 @@ def test_a_booth_on_two_phones(open_page: OpenPage, playwright: Playwright, fake
     link = ana.input_value("#invite-link")
     ana.tap("#enter")
 
-    bo = open_page(link, **phone(playwright, "iPhone 14", "ko-KR"))
+    bo = open_page(diagnostics_url(link), **phone(playwright, "iPhone 14", "ko-KR"))
     bo.evaluate(NO_REMOVAL)
     # The keyboard opening (the viewport shrinking under it) leaves the name field in view.
     upright = bo.viewport_size

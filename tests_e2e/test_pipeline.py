@@ -22,7 +22,7 @@ from playwright.sync_api import Page, Route
 from frontend_py.facetracking import LANDMARK_SIZE, Crop, Face, crop_from_detection
 from frontend_py.i18n import STRINGS
 from models import decode
-from tests_e2e.conftest import wait_ready
+from tests_e2e.conftest import diagnostics_url, wait_ready
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import (
     assert_shows_camera,
@@ -40,7 +40,8 @@ from tests_e2e.test_call import (
 OpenPage = Callable[..., Page]
 MODELS = "models"
 
-# One received frame of a person, unpacked by the receiver, alpha kept (the app's diagnostic).
+# One received frame of a person, unpacked by the receiver, alpha kept, and the sender's
+# figures: the page's test hooks, there with its diagnostics switch on (diagnostics_url).
 CUTOUT = "(peer) => globalThis.clovCutout ? clovCutout(peer) : null"
 DIAGNOSTICS = "() => globalThis.clovDiagnostics ? JSON.parse(clovDiagnostics()) : null"
 
@@ -138,8 +139,8 @@ def received_still(page: Page) -> np.ndarray:
 
 
 def test_receiver_sees_the_person_cut_out_as_the_model_says(open_page: OpenPage, fake_media: FakeMedia) -> None:
-    ana, link = create_booth(open_page, "Ana")
-    bo = open_page(link)
+    ana, link = create_booth(open_page, "Ana", diagnostics_url("/"))
+    bo = open_page(diagnostics_url(link))
     bo.add_init_script(KEEP_BINARY)
     bo.reload()
     wait_ready(bo)
@@ -230,10 +231,14 @@ def test_sunglasses_sit_between_the_eyes_for_everyone(open_page: OpenPage, fake_
     def asked(name: str) -> int:
         return sum(url.endswith(name) for url in requested)
 
-    ana, link = create_booth(recorded, "Ana")
+    ana, link = create_booth(recorded, "Ana", diagnostics_url("/"))
     bo = join(open_page, link, "Bo")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
+    # Bo opened the invite as anyone would: his page has none of the test hooks Ana's has.
+    hooks = "() => Object.getOwnPropertyNames(globalThis).filter((name) => name.startsWith('clov')).sort()"
+    assert ana.evaluate(hooks) == ["clovCapture", "clovCutout", "clovDiagnostics", "clovStage", "clovStagePng"]
+    assert bo.evaluate(hooks) == []
     reference = fake_media.reference.astype(float)
     (rx, ry), (lx, ly) = reference_eyes(fake_media.reference)
     eye_distance = float(np.hypot(lx - rx, ly - ry))
@@ -299,7 +304,7 @@ def sharpest_step(frame: np.ndarray) -> float:
 
 def test_without_its_model_a_person_is_sent_blurred_until_they_agree(open_page: OpenPage, fake_media: FakeMedia) -> None:
     ana, link = create_booth(open_page, "Ana")
-    bo = open_page(link)
+    bo = open_page(diagnostics_url(link))
 
     def missing(route: Route) -> None:
         route.fulfill(status=404, body="gone")
@@ -344,8 +349,8 @@ def test_without_workers_segmentation_runs_on_the_page(open_page: OpenPage, fake
         page.wait_for_selector("#name")
         return page
 
-    ana, link = create_booth(blocked, "Ana")
-    bo = join(open_page, link, "Bo")
+    ana, link = create_booth(blocked, "Ana", diagnostics_url("/"))
+    bo = join(open_page, diagnostics_url(link), "Bo")
     ana_id = own_id(ana)
     wait_connected(bo, ana_id)
     assert_cut_out_as_the_model_says(bo, ana_id, fake_media.reference)
@@ -371,7 +376,7 @@ def test_webgpu_gives_the_same_mask_as_wasm(open_page: OpenPage, webgpu_browser)
     # The wasm reference runs in the usual browser: once in four CI runs, a page opened in the
     # WebGPU-flagged browser after the WebGPU page closed crashed while loading.
     for provider, browser in (("webgpu", webgpu_browser), ("wasm", None)):
-        page, _ = create_booth(lambda url, provider=provider, browser=browser: open_page(f"/?ep={provider}", browser=browser), provider)
+        page, _ = create_booth(lambda url, provider=provider, browser=browser: open_page(diagnostics_url(f"/?ep={provider}"), browser=browser), provider)
         # SwiftShader's WebGPU is a CPU emulation (~1000x slower than a GPU): one frame is enough.
         page.wait_for_function(f"() => ({DIAGNOSTICS})()?.stages.segmentation[0] > 0", timeout=120_000)
         report = page.evaluate(DIAGNOSTICS)

@@ -23,6 +23,7 @@ from playwright.sync_api import Page
 from frontend_py.i18n import STRINGS
 from frontend_py.layout import LayerState
 from frontend_py.transform import map_point, matrix
+from tests_e2e.conftest import diagnostics_url
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import own_id, poll, wait_connected
 
@@ -84,7 +85,7 @@ def client_point(page: Page, point: tuple[float, float]) -> tuple[float, float]:
 
 
 def enter(open_page: OpenPage, url: str, name: str, create: bool = False) -> Page:
-    page = open_page(url)
+    page = open_page(diagnostics_url(url))
     page.evaluate(NO_REMOVAL)
     page.fill("#name", name)
     if create:
@@ -311,7 +312,7 @@ def test_bad_files_are_refused_with_their_reason(open_page: OpenPage) -> None:
 
 
 def test_a_finger_drags_a_layer(open_page: OpenPage) -> None:
-    page = open_page("/", has_touch=True)
+    page = open_page(diagnostics_url("/"), has_touch=True)
     page.evaluate(NO_REMOVAL)
     page.fill("#name", "Ana")
     page.click("#create")
