@@ -4,7 +4,11 @@ A message for a socket is written at once, by whichever task has it, while the s
 writes. When its transport pushes back (a client that does not read), that write finishes in a
 task of the socket's own and what follows waits in a bounded backlog behind it: a slow client
 never stalls the relay for anyone else, and one too far behind is dropped. Nothing reaches a
-joining client before its welcome. However a socket ends (close, drop, refusal, broker failure,
+joining client before its welcome. Where the server offers it (signaling/wsprotocol.py), a
+signal from a joined socket to another socket of this instance is relayed by a plain call from
+the server's reading of the frame, and written by one: everything else (joins, signals to other
+instances, anything malformed or over the rate limit) goes through the socket's loop, in order
+with the rest. However a socket ends (close, drop, refusal, broker failure,
 cancellation), `Hub._part` gives back what its join took.
 """
 
@@ -39,6 +43,7 @@ from signaling.protocol import (
 )
 from signaling.ratelimit import LimitReached, OpenLimit, TokenBucket, client_key
 from signaling.turn import ice_servers
+from signaling.wsprotocol import DIRECT_TEXT, DirectText
 
 log = logging.getLogger("clov.relay")
 
@@ -59,10 +64,17 @@ class Connection:
     """One joined socket: its peer, its room, and what waits to be written to it."""
 
     def __init__(
-        self, websocket: WebSocket, send: Send, room: str, peer: Peer, metrics: Metrics | None = None
+        self,
+        websocket: WebSocket,
+        send: Send,
+        room: str,
+        peer: Peer,
+        metrics: Metrics | None = None,
+        direct_text: DirectText | None = None,
     ) -> None:
         self.websocket = websocket
-        self.send = send  # the server's own: no wrapper's checks on every message
+        self.send = send
+        self.direct_text = direct_text  # the server's own reading and writing, where it offers them
         self.room = room
         self.peer = peer
         self.id = secrets.token_hex(6)
@@ -104,10 +116,15 @@ class Connection:
             self._closing = asyncio.create_task(_close(self.websocket, code))
 
     def _write_now(self, text: str, received: float) -> None:
-        # Python 3.11 has no eager tasks: the send is stepped by hand, and completes right here
-        # unless the transport pushes back; only then does it continue in a task.
-        step = self.send({"type": "websocket.send", "text": text})
+        # Python 3.11 has no eager tasks: without the server's direct write, the send is stepped
+        # by hand, and completes right here unless the transport pushes back; only then does it
+        # continue in a task.
         try:
+            if self.direct_text is not None and self.direct_text.write_text(text):
+                if received and self.latency is not None:
+                    self.latency.observe(perf_counter() - received)
+                return
+            step = self.send({"type": "websocket.send", "text": text})
             waiting = step.send(None)
         except StopIteration:
             if received and self.latency is not None:
@@ -242,7 +259,8 @@ class Hub:
         try:
             with self.unjoined.hold(address):
                 join = await self._receive_join(websocket, limiter)
-            connection = self._connection(websocket, send, room, join)
+            direct_text = (scope.get("extensions") or {}).get(DIRECT_TEXT)
+            connection = self._connection(websocket, send, room, join, direct_text)
             await self._admit(connection)
             await self._relay(connection, receive, limiter)
         except ProtocolError as exc:
@@ -279,7 +297,9 @@ class Hub:
             raise ProtocolError(protocol.BAD_MESSAGE, "the first message must be a join")
         return message
 
-    def _connection(self, websocket: WebSocket, send: Send, room: str, join: Join) -> Connection:
+    def _connection(
+        self, websocket: WebSocket, send: Send, room: str, join: Join, direct_text: DirectText | None
+    ) -> Connection:
         """The connection a join asks for, once its invite (and rejoin proof) hold."""
         try:
             self.invites.verify(join.token, room)
@@ -288,9 +308,10 @@ class Hub:
         if join.peer is not None:
             if not self.invites.check_resume(room, join.peer, join.resume or ""):
                 raise ProtocolError(protocol.INVALID_TOKEN, "this rejoin is not valid; join again")
-            return Connection(websocket, send, room, Peer(id=join.peer, name=join.name), self.metrics)
-        peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
-        return Connection(websocket, send, room, peer, self.metrics)
+            peer = Peer(id=join.peer, name=join.name)
+        else:
+            peer = Peer(id=secrets.token_urlsafe(8), name=join.name)
+        return Connection(websocket, send, room, peer, self.metrics, direct_text)
 
     async def _admit(self, connection: Connection) -> None:
         """Take a seat in the broker, then welcome the peer and announce it."""
@@ -327,43 +348,75 @@ class Hub:
     async def _relay(self, connection: Connection, receive: Receive, limiter: TokenBucket) -> None:
         room, sender = connection.room, connection.peer.id
         relayed_total, latency = self.metrics.messages_relayed, self.metrics.relay_latency
-        while True:
-            message = await receive()
-            if message["type"] != "websocket.receive":  # websocket.disconnect
-                return
+        # The last signal `relay_here` stamped and left to this loop: the loop takes it next.
+        declined: tuple[str, tuple[str, str]] | None = None
+
+        def relay_here(raw: str) -> bool:
+            """Relay a well-formed signal to a socket of this instance; False: leave it to the loop."""
+            nonlocal declined
             received = perf_counter()
-            if not limiter.allow():
-                raise ProtocolError(protocol.RATE_LIMITED, "too many messages; slow down")
-            raw = _text(message)
             stamped = protocol.relayed_signal(raw, sender)
             if stamped is None:
-                parsed = protocol.parse_client_message(raw)
-                if isinstance(parsed, Join):
-                    raise ProtocolError(protocol.BAD_MESSAGE, "already joined")
-                assert parsed.to is not None
-                stamped = parsed.to, protocol.encode(Signal(sender=sender, data=parsed.data))
-            to, relayed = stamped
-            local = self.rooms.get(room, {}).get(to)
-            if local is not None:
-                # Both sockets are here: no broker round trip (with Redis, the common case
-                # costs no Redis command at all).
-                local.push(relayed, received)
-                relayed_total.inc()
-                continue
-            try:
-                delivered = await self.broker.send(room, to, relayed)
-            except BrokerUnavailable:
-                self.metrics.broker_errors.inc()
-                delivered = False
-                reason = "the relay is unavailable; try again shortly"
-            else:
-                reason = f"no peer {to} in this room"
-            if delivered:
-                latency.observe(perf_counter() - received)
-                relayed_total.inc()
-            else:
-                # Not fatal: the target may have left a moment ago.
-                connection.push(protocol.encode(Error(code=protocol.BAD_MESSAGE, message=reason)))
+                return False
+            local = self.rooms.get(room)
+            target = local.get(stamped[0]) if local else None
+            if target is None or not limiter.allow():
+                declined = raw, stamped
+                return False
+            target.push(stamped[1], received)
+            relayed_total.inc()
+            return True
+
+        direct_text = connection.direct_text
+        try:
+            while True:
+                if direct_text is not None:
+                    direct_text.text_handler = relay_here
+                message = await receive()
+                if direct_text is not None:
+                    direct_text.text_handler = None
+                if message["type"] != "websocket.receive":  # websocket.disconnect
+                    return
+                received = perf_counter()
+                if not limiter.allow():
+                    raise ProtocolError(protocol.RATE_LIMITED, "too many messages; slow down")
+                raw = _text(message)
+                if declined is not None and declined[0] is raw:
+                    stamped: tuple[str, str] | None = declined[1]
+                else:
+                    stamped = protocol.relayed_signal(raw, sender)
+                declined = None
+                if stamped is None:
+                    parsed = protocol.parse_client_message(raw)
+                    if isinstance(parsed, Join):
+                        raise ProtocolError(protocol.BAD_MESSAGE, "already joined")
+                    assert parsed.to is not None
+                    stamped = parsed.to, protocol.encode(Signal(sender=sender, data=parsed.data))
+                to, relayed = stamped
+                local = self.rooms.get(room, {}).get(to)
+                if local is not None:
+                    # Both sockets are here: no broker round trip (with Redis, the common case
+                    # costs no Redis command at all).
+                    local.push(relayed, received)
+                    relayed_total.inc()
+                    continue
+                try:
+                    delivered = await self.broker.send(room, to, relayed)
+                except BrokerUnavailable:
+                    self.metrics.broker_errors.inc()
+                    delivered = False
+                    reason = "the relay is unavailable; try again shortly"
+                else:
+                    reason = f"no peer {to} in this room"
+                if delivered:
+                    latency.observe(perf_counter() - received)
+                    relayed_total.inc()
+                else:
+                    # Not fatal: the target may have left a moment ago.
+                    connection.push(protocol.encode(Error(code=protocol.BAD_MESSAGE, message=reason)))
+        finally:
+            if direct_text is not None:
+                direct_text.text_handler = None
 
     async def _part(self, connection: Connection) -> None:
         """Give back what the socket took: its hub entry, its writer, its membership."""

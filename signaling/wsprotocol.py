@@ -17,6 +17,11 @@ uvicorn and websockets unchanged:
   and resumes once it has taken them all.
 - Out: a text message on an open socket whose transport takes writes is framed here (FIN, text,
   unmasked, the server's side) and written at once; anything else takes uvicorn's path.
+- Straight to the app: the scope's `DIRECT_TEXT` extension is this protocol, as `DirectText`.
+  An app that sets its `text_handler` gets each text message read here by a plain call, with no
+  queue, no `receive()` and no task switch between them, while nothing waits in the queue (so no
+  message overtakes an earlier one); a message the handler declines, or one that arrives while the
+  queue holds others, is queued as before. `write_text` writes a text message without a coroutine.
 
 Keepalive pings, the opening and closing handshakes and every other frame stay uvicorn's and
 websockets' own.
@@ -25,10 +30,13 @@ websockets' own.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from types import GeneratorType
+from typing import Protocol
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.streams import StreamReader
 
@@ -44,6 +52,20 @@ _TEXT_FIN = 0x81  # FIN set, no RSV bits (no extension), opcode 1
 _MASKED = 0x80
 _LENGTH_16 = 126
 _AT_FRAME_BOUNDARY = StreamReader.at_eof.__code__
+# The key of the scope's extension that offers `DirectText` (a server-specific ASGI extension).
+DIRECT_TEXT = "clov.direct_text"
+
+
+class DirectText(Protocol):
+    """What the `DIRECT_TEXT` extension offers an app on an accepted socket."""
+
+    # Called with each text message read here while it is set and nothing waits in the queue;
+    # True: the message is handled, False: queue it for `receive()`. It must not raise.
+    text_handler: Callable[[str], bool] | None
+
+    def write_text(self, text: str) -> bool:
+        """Write a text message now if the socket takes writes at once; False: use `send`."""
+        ...
 
 
 def _text_frame_header(size: int) -> bytes:
@@ -56,6 +78,13 @@ def _text_frame_header(size: int) -> bytes:
 
 class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, reading and writing plain text frames itself."""
+
+    text_handler: Callable[[str], bool] | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if not self.close_sent:  # the handshake goes on to the app
+            self.scope["extensions"][DIRECT_TEXT] = self  # type: ignore[index]
 
     def data_received(self, data: bytes) -> None:
         if not self._parser_idle():
@@ -95,13 +124,30 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             end = mask_at + 4 + length
             if end > size:
                 break
-            self.curr_msg_data_type = "text"
-            self.frames = [apply_mask(data[mask_at + 4:end], data[mask_at:mask_at + 4])]
-            self.send_receive_event_to_app()
+            payload = apply_mask(data[mask_at + 4:end], data[mask_at:mask_at + 4])
             position = end
+            handler = self.text_handler
+            if handler is not None and not self.queue.qsize() and not self.close_sent:
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError:
+                    pass  # uvicorn's path below closes with 1007
+                else:
+                    if not handler(text):
+                        self._queue_text(text)
+                    continue
+            self.curr_msg_data_type = "text"
+            self.frames = [payload]
+            self.send_receive_event_to_app()
             if self.close_sent:  # not UTF-8: the socket is closing, the rest is discarded
                 break
         return position
+
+    def _queue_text(self, text: str) -> None:
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused and self.queue.qsize() >= QUEUE_HIGH:
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def send_receive_event_to_app(self) -> None:
         already_paused = self.read_paused
@@ -113,15 +159,19 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = True
             self.transport.pause_reading()
 
-    async def send(self, message: ASGISendEvent) -> None:
-        text = message.get("text") if message["type"] == "websocket.send" else None
+    def write_text(self, text: str) -> bool:
         if (
-            text is not None
-            and self.conn.state is State.OPEN
+            self.conn.state is State.OPEN
             and not (self.close_sent or self.disconnected or self.conn.extensions)
             and self.writable.is_set()
         ):
             payload = text.encode()
             self.transport.write(_text_frame_header(len(payload)) + payload)
+            return True
+        return False
+
+    async def send(self, message: ASGISendEvent) -> None:
+        text = message.get("text") if message["type"] == "websocket.send" else None
+        if text is not None and self.write_text(text):
             return
         await super().send(message)

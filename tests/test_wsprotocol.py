@@ -6,11 +6,13 @@ client-side parser, which checks the server's framing strictly."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from uvicorn.server import ServerState
@@ -22,8 +24,11 @@ from websockets.uri import parse_uri
 from websockets.utils import apply_mask
 
 from signaling import wsprotocol
+from signaling.app import create_app
+from signaling.config import Settings
 from signaling.wsprotocol import RelayWebSocketProtocol
 from tests.client import Peer, create_room
+from tests.conftest import SECRET
 
 pytestmark = pytest.mark.anyio
 
@@ -311,3 +316,75 @@ async def test_plain_text_frames_skip_the_general_parser_and_reading_pauses_only
         await asyncio.sleep(0)
     assert (len(general), transport.pauses, received[-1]) == (1, 1, "c")
     protocol.connection_lost(None)
+
+
+class InProcessSocket:
+    """A client socket to `clov serve`'s protocol in this process, through a `Transport` and no
+    event loop between a write and what the server wrote back; websockets' client side reads it."""
+
+    def __init__(self, config: uvicorn.Config, state: ServerState, room: str) -> None:
+        self.server = RelayWebSocketProtocol(config, state, {})
+        self.transport = Transport()
+        self.server.connection_made(self.transport)
+        self.client = ClientProtocol(parse_uri(f"ws://127.0.0.1:8000/ws/{room}"), max_size=None)
+        self.client.send_request(self.client.connect())
+        self.read = 0
+
+    def write(self, data: bytes) -> None:
+        self.server.data_received(data)
+
+    def texts(self) -> list[dict[str, Any]]:
+        """The text messages the server has written since the last call."""
+        self.client.receive_data(bytes(self.transport.written[self.read:]))
+        self.read = len(self.transport.written)
+        assert self.client.parser_exc is None, self.client.parser_exc
+        return [json.loads(e.data) for e in self.client.events_received() if isinstance(e, Frame) and e.opcode == Opcode.TEXT]
+
+    async def join(self, token: str, name: str) -> str:
+        self.write(b"".join(self.client.data_to_send()))
+        self.write(text({"type": "join", "token": token, "name": name}))
+        while not (welcome := [m for m in self.texts() if m["type"] == "welcome"]):
+            await asyncio.sleep(0)
+        return str(welcome[0]["peer"])
+
+
+async def test_a_signal_between_sockets_of_the_app_is_relayed_within_the_read_of_its_frame() -> None:
+    """The whole app, its middleware included, hands the relay the protocol's own reading and
+    writing (wsprotocol.DIRECT_TEXT): a signal to a socket of the same instance is written out
+    before the read of its frame returns. Should an upgrade of uvicorn or Starlette lose that,
+    signals would still go through `receive()`, only slower, and this test would fail."""
+    threshold = gc.get_threshold()
+    app = create_app(Settings.from_env({"CLOV_SECRET": SECRET}))
+    config = uvicorn.Config(app, ws=RelayWebSocketProtocol, ws_max_size=MAX_SIZE, ws_ping_interval=None,
+                            log_config=None, lifespan="off")
+    config.load()
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://x") as http:
+                room = (await http.post("/api/rooms")).json()
+            state = ServerState()
+            ana, ben = InProcessSocket(config, state, room["room"]), InProcessSocket(config, state, room["room"])
+            ana_id = await ana.join(room["token"], "Ana")
+            ben_id = await ben.join(room["token"], "Ben")
+            while not ana.texts():  # peer-joined
+                await asyncio.sleep(0)
+            ana.write(text(signal(ben_id, 1)) + text(signal(ben_id, 2)))
+            assert ben.texts() == [
+                {"type": "signal", "from": ana_id, "data": {"n": n, "pad": ""}} for n in (1, 2)
+            ]
+            ana.write(text({"type": "signal", "to": ben_id, "data": "not an object"}))
+            assert ben.texts() == []  # not relayed: the app's loop refuses it
+            refusal: list[dict[str, Any]] = []
+            async with asyncio.timeout(5):
+                while ana.client.close_rcvd is None:
+                    await asyncio.sleep(0)
+                    refusal += ana.texts()
+            assert [m["code"] for m in refusal] == ["bad_message"] and ana.client.close_rcvd.code == 4400
+            for socket in (ana, ben):
+                socket.server.connection_lost(None)
+            async with asyncio.timeout(5):
+                while state.tasks:  # both sockets' apps end before the app's lifespan does
+                    await asyncio.sleep(0.01)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
