@@ -153,7 +153,7 @@ class Room:
         self.capture: Capture | None = None
         self.clips: Clips | None = None
         self.devices: DeviceChoice | None = None
-        self._before_stage: list[Callable[[], None]] = []
+        self._before_stage: list[tuple[str, Callable[[], None]]] = []
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -254,8 +254,9 @@ class Room:
             self._on_change(participant_id, participant)
         if not welcome.peers and not self.stage.synced:
             self._alone_at_start()
-        for deferred in self._before_stage:
-            deferred()
+        for participant_id, deferred in self._before_stage:
+            if participant_id in self.mesh.participants:  # not someone who has left meanwhile
+                deferred()
         self._before_stage.clear()
         self._load_models_once_linked()
         js.globalThis.clovStage = create_proxy(self._stage_report)
@@ -424,18 +425,19 @@ class Room:
             self.stage.edit(STAGE, {"aspect": "3:4"})  # a booth begun on a phone held upright fills it
         self.sync.synced()  # alone in the booth: nobody's layout to wait for
 
-    def _until_staged(self, deferred: Callable[[], None]) -> bool:
-        """True when the stage is not built yet: `deferred` then runs once it is."""
+    def _until_staged(self, participant_id: str, deferred: Callable[[], None]) -> bool:
+        """True when the stage is not built yet: `deferred` then runs once it is, if the
+        participant is still here."""
         if self.sync is not None:
             return False
         if len(self._before_stage) < BEFORE_STAGE_LIMIT:
-            self._before_stage.append(deferred)
+            self._before_stage.append((participant_id, deferred))
         else:
             js.console.error("a peer's message before the stage was built: dropped, too many waiting")
         return True
 
     def _on_peer_message(self, participant_id: str, message: datachannel.Message | bytes) -> None:
-        if self._until_staged(lambda: self._on_peer_message(participant_id, message)):
+        if self._until_staged(participant_id, lambda: self._on_peer_message(participant_id, message)):
             return
         # A binary chunk belongs to a transfer one of them was announced (by its number).
         if isinstance(message, (bytes, *CAPTURE_MESSAGES)):
@@ -444,7 +446,7 @@ class Room:
             self.sync.receive(participant_id, message)
 
     def _on_channel_open(self, participant_id: str) -> None:
-        if not self._until_staged(lambda: self._on_channel_open(participant_id)):
+        if not self._until_staged(participant_id, lambda: self._on_channel_open(participant_id)):
             self.sync.channel_open(participant_id)
             self.capture.channel_open(participant_id)
             self.clips.channel_open(participant_id)
