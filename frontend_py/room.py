@@ -59,6 +59,12 @@ MODELS_AT_LATEST_S = 4.0
 # (a channel opened, a peer's message) waits for it, this many at most: the links need round
 # trips through the server to open channels, so this stays empty but on a page stalled for long.
 BEFORE_STAGE_LIMIT = 256
+# The pause between the parts of the stage and room screen: a timer, not asyncio.sleep(0),
+# which Pyodide runs as a posted message; with a chain of those the signaling socket's
+# messages (the others' offer, their candidates) arrived only once the whole chain was done
+# (bench/join.py --trace), a second after they were sent. A timer leaves the thread idle a
+# moment, and the socket's messages are taken then.
+GIVE_WAY_S = 0.005
 # Refusals that may pass: the person is told and may try again from where they are.
 RETRYABLE = frozenset({"unavailable", "rate_limited", "bad_message"})
 
@@ -214,11 +220,11 @@ class Room:
         a moment: the building gives way between its parts instead of holding those back."""
         own_id = welcome.peer
         spawn(self._load_models_at_latest())
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         layout = Layout(own_id)
         sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.backgrounds.element.append(
             AIBackground(self.room, self.token, self.backgrounds.take, lambda: self.stage.layout.stage().aspect).element)
@@ -226,7 +232,7 @@ class Room:
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
         )
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         layout.now_ms = self.capture.booth_now  # edits keep their order even from a device whose clock is off
         self.sync = StageSync(
             self.mesh, layout, self.stage, self.capture.next_transfer, self.backgrounds.show_progress, self.backgrounds.sync,
@@ -249,7 +255,7 @@ class Room:
             set_text(own.status, "preview.off")
         self.roster.prepend(own.element)
         self.sync.participants_changed()
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         for participant_id, participant in list(self.mesh.participants.items()):
             self._on_change(participant_id, participant)
         if not welcome.peers and not self.stage.synced:
@@ -329,7 +335,7 @@ class Room:
             sheets.opener("more", "bar.more", "more", "open-more"),
             leave,
         )
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         side = h(
             "aside",
             {"class": "side"},
@@ -344,7 +350,7 @@ class Room:
             sheets.adopt("devices", self.devices.element) if self.devices is not None else None,
             self.diagnostics.element if self.diagnostics is not None else None,
         )
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         more = [
             ("people", "bar.people", "people"), ("background", "background.title", "background"),
             ("stickers", "stickers.title", "stickers"), ("gallery", "gallery.title", "gallery"),
@@ -370,7 +376,7 @@ class Room:
         side.append(sheets.sheets["more"])
         if effects is not None:
             side.append(sheets.sheets["effects"])
-        await asyncio.sleep(0)
+        await asyncio.sleep(GIVE_WAY_S)
         toasts = h("div", {"class": "toasts"}, sheets.movable(self.clips.progress), sheets.movable(self.clips.error))
         show(
             "room",
