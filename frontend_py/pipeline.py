@@ -104,9 +104,9 @@ class Pipeline:
         self.privacy.answer(agreed)
         self._update_notice()
 
-    async def start(self, provider: str = "", threads: int = 0) -> Any:
-        """Start drawing packed frames at once; the models load behind. Returns the stream
-        to send: the packed video track plus the camera's own audio. Raises
+    async def start(self) -> Any:
+        """Start drawing packed frames at once; the models wait for `load_models`. Returns the
+        stream to send: the packed video track plus the camera's own audio. Raises
         sourcevideo.CameraStalled when the camera gives no frame in camerafeed.CAMERA_START_S."""
         await self.feed.start()
         self._fit_camera()
@@ -118,9 +118,23 @@ class Pipeline:
             stream.addTrack(track)
         self.running = True
         spawn(self._run())
-        self.models.options = (provider, threads)
-        self._need_models()
         return stream
+
+    def load_models(self, provider: str = "", threads: int = 0) -> None:
+        """Load the models needed now, and from now on those asked for later (on `provider`,
+        `threads`: "" and 0 choose). Until then frames go out as privacy.py has them without a
+        mask. Loading onnxruntime holds this page's thread for a second or more on a small
+        machine, so the room asks for it once its links are up (room.py). Once only."""
+        if self.models.options is None:
+            self.models.options = (provider, threads)
+            self._need_models()
+
+    def repeat_frame(self) -> None:
+        """Put the last packed frame into the captured canvas again: a peer that has just
+        connected gets a frame now, not after the next camera frame has been through the
+        models. Those bytes change only once the next frame is wholly read back."""
+        if self.running:
+            self.output.context.putImageData(self.output.image, 0, 0)
 
     async def use_camera(self, camera: Any) -> None:
         """Take frames from another camera from now on: `camera` is a MediaStream with its video

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import js
@@ -49,6 +50,20 @@ CAPTURE_MESSAGES = (
     datachannel.ClockProbe, datachannel.Shutter, datachannel.StillHeader, datachannel.PhotoDecision,
     datachannel.Recording, datachannel.ClipHeader,
 )
+# The models load once the links made at the welcome are up, or this long after it at the
+# latest: loading onnxruntime holds the page for a second or more on a small machine, which
+# would hold every step of those links' negotiation back by as much.
+MODELS_AT_LATEST_S = 4.0
+# The stage is built after the welcome made the links; what a link reports before it stands
+# (a channel opened, a peer's message) waits for it, this many at most: the links need round
+# trips through the server to open channels, so this stays empty but on a page stalled for long.
+BEFORE_STAGE_LIMIT = 256
+# The pause between the parts of the stage and room screen: a timer, not asyncio.sleep(0),
+# which Pyodide runs as a posted message; with a chain of those the signaling socket's
+# messages (the others' offer, their candidates) arrived only once the whole chain was done
+# (bench/join.py --trace), a second after they were sent. A timer leaves the thread idle a
+# moment, and the socket's messages are taken then.
+GIVE_WAY_S = 0.005
 # Refusals that may pass: the person is told and may try again from where they are.
 RETRYABLE = frozenset({"unavailable", "rate_limited", "bad_message"})
 
@@ -143,6 +158,7 @@ class Room:
         self.capture: Capture | None = None
         self.clips: Clips | None = None
         self.devices: DeviceChoice | None = None
+        self._before_stage: list[tuple[str, Callable[[], None]]] = []
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -162,9 +178,8 @@ class Room:
             self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
             self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
             self.pipeline.set_overlay(stored(OVERLAY_KEY))
-            params = js.URLSearchParams.new(js.location.search)
             try:
-                self.outgoing = await self.pipeline.start(params.get("ep") or "", int(params.get("threads") or 0))
+                self.outgoing = await self.pipeline.start()
             except CameraStalled:
                 raise EnterFailed("enter.camera_stalled") from None
             self.diagnostics = DiagnosticsPanel(self.pipeline)
@@ -179,7 +194,8 @@ class Room:
             self._stop_media()
             show_error(error_key(refused.code))
             return
-        self._render(welcome.peer)
+        await self._start_stage(welcome)
+        await self._render(welcome.peer)
 
     def _abandon(self) -> None:
         """After a failed entry: everything but the camera, which the retry uses again."""
@@ -196,11 +212,18 @@ class Room:
             self.devices.close()
         self._stop_pipeline()
 
-    def _start_stage(self, own_id: str) -> None:
-        """The stage exists from the welcome on: peers' layers may be announced right behind it."""
+    async def _start_stage(self, welcome: Welcome) -> None:
+        """The stage and what works on it, built once the welcome has made the links to the
+        others. Building takes the better part of a second of this thread on a small machine,
+        and each step of a link's negotiation (offer or answer, candidates) needs the thread for
+        a moment: the building gives way between its parts instead of holding those back."""
+        own_id = welcome.peer
+        spawn(self._load_models_at_latest())
+        await asyncio.sleep(GIVE_WAY_S)
         layout = Layout(own_id)
         sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
+        await asyncio.sleep(GIVE_WAY_S)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.backgrounds.element.append(
             AIBackground(self.room, self.token, self.backgrounds.take, lambda: self.stage.layout.stage().aspect).element)
@@ -208,6 +231,7 @@ class Room:
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
         )
+        await asyncio.sleep(GIVE_WAY_S)
         layout.now_ms = self.capture.booth_now  # edits keep their order even from a device whose clock is off
         self.sync = StageSync(
             self.mesh, layout, self.stage, self.capture.next_transfer, self.backgrounds.show_progress, self.backgrounds.sync,
@@ -230,10 +254,33 @@ class Room:
             set_text(own.status, "preview.off")
         self.roster.prepend(own.element)
         self.sync.participants_changed()
+        await asyncio.sleep(GIVE_WAY_S)
+        for participant_id, participant in list(self.mesh.participants.items()):
+            self._on_change(participant_id, participant)
+        if not welcome.peers and not self.stage.synced:
+            self._alone_at_start()
+        for participant_id, deferred in self._before_stage:
+            if participant_id in self.mesh.participants:  # not someone who has left meanwhile
+                deferred()
+        self._before_stage.clear()
+        self._load_models_once_linked()
         publish_hook("clovStage", self._stage_report)
         publish_hook("clovCutout", self._cutout_png)
         publish_hook("clovStagePng", self.stage.png)
         publish_hook("clovCapture", lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
+
+    def _load_models_once_linked(self) -> None:
+        if all(participant.state not in ("new", "connecting") for participant in self.mesh.participants.values()):
+            self._load_models()
+
+    async def _load_models_at_latest(self) -> None:
+        await asyncio.sleep(MODELS_AT_LATEST_S)
+        self._load_models()
+
+    def _load_models(self) -> None:
+        if self.pipeline is not None and self.pipeline.running:
+            params = js.URLSearchParams.new(js.location.search)
+            self.pipeline.load_models(params.get("ep") or "", int(params.get("threads") or 0))
 
     def _names(self) -> dict[str, str]:
         return {peer: participant.name for peer, participant in self.mesh.participants.items()} | {self.mesh.own_id: self.name}
@@ -265,7 +312,8 @@ class Room:
         finally:
             view.close()
 
-    def _render(self, own_id: str) -> None:
+    async def _render(self, own_id: str) -> None:
+        """The room screen, built in parts with a pause between them, like the stage."""
         leave = h("button", {"id": "leave", "class": "button danger", "type": "button"}, icon("leave"), text("span", "leave"))
         on(self.mute_button, "click", self._toggle_mute)
         on(leave, "click", self._leave)
@@ -286,6 +334,7 @@ class Room:
             sheets.opener("more", "bar.more", "more", "open-more"),
             leave,
         )
+        await asyncio.sleep(GIVE_WAY_S)
         side = h(
             "aside",
             {"class": "side"},
@@ -300,6 +349,7 @@ class Room:
             sheets.adopt("devices", self.devices.element) if self.devices is not None else None,
             self.diagnostics.element if self.diagnostics is not None else None,
         )
+        await asyncio.sleep(GIVE_WAY_S)
         more = [
             ("people", "bar.people", "people"), ("background", "background.title", "background"),
             ("stickers", "stickers.title", "stickers"), ("gallery", "gallery.title", "gallery"),
@@ -325,6 +375,7 @@ class Room:
         side.append(sheets.sheets["more"])
         if effects is not None:
             side.append(sheets.sheets["effects"])
+        await asyncio.sleep(GIVE_WAY_S)
         toasts = h("div", {"class": "toasts"}, sheets.movable(self.clips.progress), sheets.movable(self.clips.error))
         show(
             "room",
@@ -370,16 +421,28 @@ class Room:
             self.diagnostics.close()
 
     def _on_message(self, message: ServerMessage) -> None:
-        if isinstance(message, Welcome) and self.stage is None:
-            self._start_stage(message.peer)
         self.mesh.handle(message)
-        if isinstance(message, Welcome) and not message.peers and not self.stage.synced:
-            if js.matchMedia(PORTRAIT_PHONE_QUERY).matches:
-                self.stage.edit(STAGE, {"aspect": "3:4"})  # a booth begun on a phone held upright fills it
-            self.sync.synced()  # alone in the booth: nobody's layout to wait for
+        if isinstance(message, Welcome) and self.sync is not None and not message.peers and not self.stage.synced:
+            self._alone_at_start()
+
+    def _alone_at_start(self) -> None:
+        if js.matchMedia(PORTRAIT_PHONE_QUERY).matches:
+            self.stage.edit(STAGE, {"aspect": "3:4"})  # a booth begun on a phone held upright fills it
+        self.sync.synced()  # alone in the booth: nobody's layout to wait for
+
+    def _until_staged(self, participant_id: str, deferred: Callable[[], None]) -> bool:
+        """True when the stage is not built yet: `deferred` then runs once it is, if the
+        participant is still here."""
+        if self.sync is not None:
+            return False
+        if len(self._before_stage) < BEFORE_STAGE_LIMIT:
+            self._before_stage.append((participant_id, deferred))
+        else:
+            js.console.error("a peer's message before the stage was built: dropped, too many waiting")
+        return True
 
     def _on_peer_message(self, participant_id: str, message: datachannel.Message | bytes) -> None:
-        if self.sync is None:
+        if self._until_staged(participant_id, lambda: self._on_peer_message(participant_id, message)):
             return
         # A binary chunk belongs to a transfer one of them was announced (by its number).
         if isinstance(message, (bytes, *CAPTURE_MESSAGES)):
@@ -388,7 +451,7 @@ class Room:
             self.sync.receive(participant_id, message)
 
     def _on_channel_open(self, participant_id: str) -> None:
-        if self.sync is not None:
+        if not self._until_staged(participant_id, lambda: self._on_channel_open(participant_id)):
             self.sync.channel_open(participant_id)
             self.capture.channel_open(participant_id)
             self.clips.channel_open(participant_id)
@@ -404,6 +467,8 @@ class Room:
             set_text(self.banner, error_key(detail))
 
     def _on_change(self, participant_id: str, participant: Participant | None) -> None:
+        if self.sync is None:
+            return  # the stage, once built, takes everyone then present from the mesh
         tile = self.tiles.get(participant_id)
         if participant is None:
             if tile is not None:
@@ -429,7 +494,10 @@ class Room:
         tile.set_flag("muted", participant.muted)
         tile.set_flag("speaking", participant.speaking)
         tile.set_flag("connected", participant.state == "connected")
+        if participant.state == "connected" and tile.element.dataset.state != "connected" and self.pipeline is not None:
+            self.pipeline.repeat_frame()
         tile.element.dataset.state = participant.state
+        self._load_models_once_linked()
 
     def _layout(self) -> None:
         if self.pipeline is not None:
