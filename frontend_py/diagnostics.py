@@ -9,6 +9,7 @@ bench/pipeline.py and the tests, and the room's `clovStage`, `clovStagePng`, `cl
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -30,15 +31,22 @@ def diagnostics_on() -> bool:
     return js.URLSearchParams.new(js.location.search).get(SWITCH) == "1"
 
 
-def diagnostic_number(name: str) -> float:
-    """A test's `?{name}=number` (a skewed clock...), honoured only with the diagnostics
-    switch on; 0 otherwise, so no link a person is sent can change how the booth behaves."""
+def diagnostic_text(name: str) -> str:
+    """A check's `?{name}=text` (`ep=wasm`...), honoured only with the diagnostics switch on;
+    "" otherwise, so no link a person is sent can change how the booth behaves."""
     if not diagnostics_on():
-        return 0.0
+        return ""
+    return str(js.URLSearchParams.new(js.location.search).get(name) or "")
+
+
+def diagnostic_number(name: str) -> float:
+    """A test's `?{name}=number` (a skewed clock...), as `diagnostic_text`; 0 when off, absent
+    or not a finite number."""
     try:
-        return float(js.URLSearchParams.new(js.location.search).get(name) or 0)
+        number = float(diagnostic_text(name) or 0)
     except ValueError:
         return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 def publish_hook(name: str, hook: Callable[..., Any]) -> None:

@@ -61,7 +61,9 @@ async def choose_provider(requested: str = "", threads: int = 0) -> Provider:
             if requested == "webgpu" or not info.isFallbackAdapter:
                 name = " ".join(part for part in (str(info.vendor), str(info.architecture)) if part)
                 return Provider("webgpu", 1, adapter, name)
-    if threads <= 0:
+    if threads > 0:
+        threads = min(threads, MAX_THREADS)
+    else:
         cores = int(js.navigator.hardwareConcurrency or 1)
         # One thread per instance needs no shared memory; more do (cross-origin isolation).
         threads = min(MAX_THREADS, cores) if js.crossOriginIsolated else min(2, cores)

@@ -23,7 +23,7 @@ from frontend_py.capture import Capture
 from frontend_py.clips import Clips
 from frontend_py.cutout import CutoutView
 from frontend_py.devicechoice import DeviceChoice, switch_camera, switch_microphone
-from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number, publish_hook
+from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number, diagnostic_text, publish_hook
 from frontend_py.dom import h, mark, on, spawn, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
 from frontend_py.entering import EnterFailed, Progress
@@ -221,7 +221,7 @@ class Room:
         spawn(self._load_models_at_latest())
         await asyncio.sleep(GIVE_WAY_S)
         layout = Layout(own_id)
-        sync_timing = js.URLSearchParams.new(js.location.search).get("sync-timing") == "1"
+        sync_timing = diagnostic_number("sync-timing") == 1
         self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
         await asyncio.sleep(GIVE_WAY_S)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
@@ -279,8 +279,7 @@ class Room:
 
     def _load_models(self) -> None:
         if self.pipeline is not None and self.pipeline.running:
-            params = js.URLSearchParams.new(js.location.search)
-            self.pipeline.load_models(params.get("ep") or "", int(params.get("threads") or 0))
+            self.pipeline.load_models(diagnostic_text("ep"), int(diagnostic_number("threads")))
 
     def _names(self) -> dict[str, str]:
         return {peer: participant.name for peer, participant in self.mesh.participants.items()} | {self.mesh.own_id: self.name}

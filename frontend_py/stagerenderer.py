@@ -16,13 +16,14 @@ import js
 
 from frontend_py import backgrounds, transform, webgl
 from frontend_py.cutout import UNPACK_GLSL
-from frontend_py.dom import nullable, spawn
+from frontend_py.diagnostics import diagnostic_number
+from frontend_py.dom import spawn
 from frontend_py.layout import STAGE, LayerState, StageState
 from frontend_py.overlays import BY_NAME
 
 # Without a hardware GPU (SwiftShader, llvmpipe) the browser rasterises on the CPU cores the
 # camera pipeline and the calls need too: the stage then renders at half size (a quarter of
-# the pixels). `?stage-scale=1` forces full size (bench/stage.py measures that).
+# the pixels). `?stage-scale=1` forces full size (bench/stage.py measures that; diagnostics only).
 SOFTWARE_SCALE = 0.5
 DEFAULT_PERSON_ASPECT = 4 / 3
 BACKGROUNDS_KEPT = 2  # painted backgrounds cached: the screen's size and the photo's
@@ -58,9 +59,9 @@ void main() {{
 
 
 def resolution_scale(gl: Any) -> float:
-    forced = nullable(js.URLSearchParams.new(js.location.search).get("stage-scale"))
+    forced = diagnostic_number("stage-scale")
     if forced:
-        return min(1.0, max(0.25, float(forced)))
+        return min(1.0, max(0.25, forced))
     return SOFTWARE_SCALE if webgl.software_renderer(gl) else 1.0
 
 
