@@ -145,9 +145,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _queue_text(self, text: str) -> None:
         self.queue.put_nowait({"type": "websocket.receive", "text": text})
-        if not self.read_paused and self.queue.qsize() >= QUEUE_HIGH:
-            self.read_paused = True
-            self.transport.pause_reading()
+        self._pause_when_full()
 
     def send_receive_event_to_app(self) -> None:
         already_paused = self.read_paused
@@ -155,7 +153,10 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         self.read_paused = True
         super().send_receive_event_to_app()
         self.read_paused = already_paused
-        if not already_paused and self.queue.qsize() >= QUEUE_HIGH:
+        self._pause_when_full()
+
+    def _pause_when_full(self) -> None:
+        if not self.read_paused and self.queue.qsize() >= QUEUE_HIGH:
             self.read_paused = True
             self.transport.pause_reading()
 
