@@ -237,7 +237,7 @@ class PeerLink:
                 js.console.warn(f"signal from {self.peer_id} dropped: {exc.message}")
             except Exception as exc:  # noqa: BLE001 (one signal a peer got wrong must not end this link's signals)
                 # A candidate racing a renegotiation is expected to miss; a description is not
-                # (the pair has replaced its connection by then, see negotiation.Pairing).
+                # (the pair replaces its connection for it, see negotiation.Pairing).
                 report = js.console.error if "description" in data else js.console.warn
                 report(f"signal from {self.peer_id} not applied: {exc}")
 
