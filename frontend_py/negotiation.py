@@ -170,7 +170,9 @@ class Pairing:
     A pairing's first signal is a restart to `FRESH_START`. The peer may still hold a connection
     made with this side's previous self (a page reloaded under the same peer id, no departure
     seen in between), at any number: it replaces that connection by a fresh first one, so both
-    count from 0 again, however far ahead it was.
+    count from 0 again, however far ahead it was. Should their numbers still end up too far
+    apart (the peer's restart crossed that first signal, and it restarted on from there), the
+    side left behind starts over in the same way, and says so.
 
     Signals wait in an inbox (`deliver`, `next_signal`) to be applied one at a time, in order.
     """
@@ -256,6 +258,12 @@ class Pairing:
                 self.send(restart_signal(self.generation))
             return
         if generation > self.generation + MAX_GENERATION_LEAD:
+            if not self._pristine():
+                # Too far behind to follow, and the peer cannot come down by itself (their
+                # numbers crossed a fresh start): both start over from the first number.
+                self.restarts = 0
+                self.send(restart_signal(FRESH_START))
+                self._replace(FRESH_START)
             raise ProtocolError(BAD_MESSAGE, f"signal's {GENERATION!r} jumps too far ahead")
         if generation > self.generation:
             self._replace(generation)
@@ -310,13 +318,17 @@ class Pairing:
 
     def _follow_fresh_start(self) -> None:
         """The peer has started over: whatever connection this side holds was made with its
-        previous self (a fresh pairing's first signal precedes all others, so nothing of this
-        one has been applied here yet). A first connection that has applied nothing from the
-        peer is as fresh as it gets and is kept, so a repeated fresh start costs nothing."""
-        if self.generation == FRESH_START and not self.pc.has_remote_description:
+        previous self (a fresh start precedes all the peer sends after it, so nothing of that
+        has been applied here yet). A pristine one is kept, so a repeated fresh start costs
+        nothing."""
+        if self._pristine():
             return
         self.restarts = 0
         self._replace(FRESH_START)
+
+    def _pristine(self) -> bool:
+        """Whether the current connection is a first one that has applied nothing from the peer."""
+        return self.generation == FRESH_START and not self.pc.has_remote_description
 
     async def _on_current(self, operation: Coroutine[Any, Any, None]) -> None:
         """Run `operation` on the current connection, abandoned (cancelled, without error) if

@@ -378,19 +378,26 @@ async def test_a_signal_jumping_far_ahead_is_refused_and_the_pair_can_still_rest
     # A hostile peer sending the maximum generation would leave the pair no number to restart to.
     a, b, wire = pair()
     await run(a, b, wire, random.Random(0))
+    wire.clear()
     for generation in (MAX_GENERATION, negotiation.MAX_GENERATION_LEAD + 1):
         with pytest.raises(ProtocolError):
             await b.pairing.receive(restart_signal(generation))
-    assert b.pairing.generation == 0 and len(b.connections) == 1
-    assert await a.pairing.restart(0)
+    # Never followed up: b, unable to follow, starts over from 0 once and says so (an honest
+    # peer that far ahead comes down to meet it), and stays there.
+    assert b.pairing.generation == 0 and len(b.connections) == 2
+    assert wire == [("a", restart_signal(0))]
     await run(a, b, wire, random.Random(1))
     assert_connected(a, b)
-    # A peer that restarted as often as it may while its restarts never reached us is followed.
-    await b.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
-    await a.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
+    assert await a.pairing.restart(a.pairing.generation)
     await run(a, b, wire, random.Random(2))
     assert_connected(a, b)
-    assert a.pairing.generation == 1 + negotiation.MAX_GENERATION_LEAD
+    # A peer that restarted as often as it may while its restarts never reached us is followed.
+    ahead = a.pairing.generation + negotiation.MAX_GENERATION_LEAD
+    await b.pairing.receive(restart_signal(ahead))
+    await a.pairing.receive(restart_signal(ahead))
+    await run(a, b, wire, random.Random(3))
+    assert_connected(a, b)
+    assert a.pairing.generation == ahead
 
 
 # Longer than any test runs: a replacement waiting this long waits for good here.
@@ -470,11 +477,11 @@ async def reach_generation(a: Side, b: Side, wire: list, generation: int, pick: 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.integers(0, 2**32), st.integers(0, 40), st.sampled_from(["a", "b"]),
+    st.integers(0, 2**32), st.integers(0, 40), st.sampled_from(["a", "b"]), st.booleans(),
     st.sampled_from(["", "first-offer", "negotiation"]),
 )
 async def test_a_side_that_starts_over_is_met_whatever_number_the_other_kept(
-    seed: int, generation: int, fresh: str, lose: str
+    seed: int, generation: int, fresh: str, last_words: bool, lose: str
 ) -> None:
     # One side reloads its page and joins again under its peer id before the server noticed
     # its old socket was gone: the other side sees no departure and keeps its connection, at
@@ -485,6 +492,11 @@ async def test_a_side_that_starts_over_is_met_whatever_number_the_other_kept(
     await reach_generation(a, b, wire, generation, pick)
     browser = Browser()
     a.browser = b.browser = browser
+    if last_words:
+        # The old page replaced its connection just before it went: that restart is still on
+        # its way when the new page's first signal follows it.
+        gone = a if fresh == "a" else b
+        assert await gone.pairing.restart(gone.pairing.generation)
     if fresh == "a":
         a = Side("a", "b", wire, set(), browser, first_offer_grace=0.0, restart_backoff=0.0)
     else:
@@ -511,4 +523,19 @@ async def test_a_fresh_start_pushes_no_number_up_and_replaces_a_connection_only_
     with pytest.raises(ProtocolError):
         await b.pairing.receive(restart_signal(negotiation.MAX_GENERATION_LEAD + 1))
     assert b.pairing.generation == 0 and len(b.connections) == 2
+    await end(a, b)
+
+
+async def test_a_pair_whose_numbers_ended_too_far_apart_starts_over_together() -> None:
+    a, b, wire = pair(browser=Browser())
+    await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
+    assert_connected(a, b)
+    # a's restarts, one connection up after another, never reached b (a socket that dropped).
+    for _ in range(negotiation.MAX_GENERATION_LEAD + 1):
+        a.pairing.connected()
+        assert await a.pairing.restart(a.pairing.generation)
+    wire.clear()
+    await run_concurrently(a, b, wire, random.Random(1), watchdog_rounds=0)
+    assert_connected(a, b)
+    assert a.pairing.generation == b.pairing.generation == 0
     await end(a, b)
