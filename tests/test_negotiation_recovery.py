@@ -156,8 +156,8 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def run_concurrently(  # type: ignore[type-arg]
-    a: Side, b: Side, wire: list, pick: random.Random, lose: str = "", watchdog_rounds: int = 6, last_watchdog: Side | None = None
+async def run_concurrently(
+    a: Side, b: Side, wire: list, pick: random.Random, lose: str = "", watchdog_rounds: int = 6, last_watchdog: Side | None = None,  # type: ignore[type-arg]
 ) -> None:
     """Like `run`, with what runs side by side in the page running side by side here: each side
     applies its signals in a worker of its own (PeerLink's), a `negotiationneeded` handler runs
