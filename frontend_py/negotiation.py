@@ -12,7 +12,9 @@ signaling state machine, driven through glare in every message order.
 A connection can also break for good: Chromium sometimes refuses every description a pair
 applies after a glare ("Failed to start SCTP transport"), and a friend would never appear.
 `Pairing` then replaces it by a fresh connection on both sides (a numbered generation, see
-there), a few times at most, further apart each time.
+there), a few times at most, further apart each time. The wait before a replacement runs
+beside the pair's signals, never in their way: a fresh offer the peer sends meanwhile is
+answered at once.
 
 Chromium never settles a promise of an RTCPeerConnection that was closed while it ran (the
 spec's "abort these steps"). `Pairing` abandons what it was applying to a connection the
@@ -47,8 +49,13 @@ MAX_RESTARTS = 5
 # A peer's connection is ahead of ours by its restarts that never reached us, a handful at most
 # (MAX_RESTARTS in a row, and both sides meet again whenever a connection comes up). A signal
 # further ahead is a hostile peer's jump towards MAX_GENERATION, which would leave the pair no
-# number to restart to: it is refused.
+# number to restart to: it is refused. A side that lost the pair and starts over (a reloaded page)
+# is further behind than that after a long session, so it says so first (`FRESH_START`).
 MAX_GENERATION_LEAD = MAX_RESTARTS + 1
+# No side ever restarts to the first connection's number, so a restart to it can mean something
+# else: it is a pairing's first signal, telling the peer that this side has started over with
+# nothing of the pair (its connection, its count) and that the peer should do the same.
+FRESH_START = 0
 # Signals waiting to be applied: a negotiation is an offer, an answer and a few dozen
 # candidates. More than this means the page stalled or the peer floods it.
 MAX_WAITING_SIGNALS = 256
@@ -155,6 +162,18 @@ class Pairing:
     moment (glare): they count to the same number and meet there. A replacement asked for a
     connection that was already replaced is a no-op, so asking twice is harmless.
 
+    A replacement this side asks for waits its backoff in a task of its own, one per pair at
+    most, while signals go on being applied: a peer's restart arriving meanwhile replaces the
+    connection at once and makes the waiting one pointless, so it is cancelled, as it is when
+    the connection comes up or the pair is closed.
+
+    A pairing's first signal is a restart to `FRESH_START`. The peer may still hold a connection
+    made with this side's previous self (a page reloaded under the same peer id, no departure
+    seen in between), at any number: it replaces that connection by a fresh first one, so both
+    count from 0 again, however far ahead it was. Should their numbers still end up too far
+    apart (the peer's restart crossed that first signal, and it restarted on from there), the
+    side left behind starts over in the same way, and says so.
+
     Signals wait in an inbox (`deliver`, `next_signal`) to be applied one at a time, in order.
     """
 
@@ -174,13 +193,14 @@ class Pairing:
         self.first_offer_grace = first_offer_grace
         self.restart_backoff = restart_backoff
         self.max_restarts = max_restarts
-        self.generation = 0
+        self.generation = FRESH_START
         self.restarts = 0  # since the pair was last connected
         self.closed = False
-        self._restarting = False
+        self._pending_restart: asyncio.Task[None] | None = None
         self._inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(max_waiting_signals)
         # Resolved when the current connection is closed; made on first use (no loop needed before).
         self._replaced: asyncio.Future[None] | None = None
+        self.send(restart_signal(FRESH_START))
         self.negotiator = self._negotiator()
 
     @property
@@ -189,11 +209,13 @@ class Pairing:
 
     def connected(self) -> None:
         """The current connection is up (media and data): a later break may be restarted from
-        scratch again, as many times."""
+        scratch again, as many times, and a replacement still waiting is not needed."""
         self.restarts = 0
+        self._cancel_pending_restart()
 
     def close(self) -> None:
         self.closed = True
+        self._cancel_pending_restart()
         self._close_current()
 
     def deliver(self, data: dict[str, Any], arrived: float = 0.0) -> bool:
@@ -217,19 +239,31 @@ class Pairing:
         try:
             await self._on_current(negotiator.negotiation_needed())
         except Exception:
-            if negotiator is self.negotiator and not self.closed:
-                await self.restart(generation)
+            if negotiator is self.negotiator:
+                self.schedule_restart(generation)
             raise
 
     async def receive(self, data: dict[str, Any]) -> None:
         """Apply one signal from the peer (raises `ProtocolError` for a malformed number or one
-        too far ahead, and what applying it raised, once a broken connection has been replaced)."""
+        too far ahead, and what applying it raised; a broken connection's replacement is then
+        under way, see `schedule_restart`)."""
         generation = signal_generation(data)
+        if self.closed:
+            return
+        if is_restart(data) and generation == FRESH_START:
+            self._follow_fresh_start()
+            return
         if generation < self.generation:
             if is_restart(data) or "description" in data:
                 self.send(restart_signal(self.generation))
             return
         if generation > self.generation + MAX_GENERATION_LEAD:
+            if not self._pristine():
+                # Too far behind to follow, and the peer cannot come down by itself (their
+                # numbers crossed a fresh start): both start over from the first number.
+                self.restarts = 0
+                self.send(restart_signal(FRESH_START))
+                self._replace(FRESH_START)
             raise ProtocolError(BAD_MESSAGE, f"signal's {GENERATION!r} jumps too far ahead")
         if generation > self.generation:
             self._replace(generation)
@@ -246,31 +280,55 @@ class Pairing:
                 self.pc.signaling_state == "stable"
             )
             if description is not None and not repeated_answer and negotiator is self.negotiator:
-                await self.restart(generation)
+                self.schedule_restart(generation)
             raise
 
+    def schedule_restart(self, broken_generation: int) -> asyncio.Task[None] | None:
+        """Have connection `broken_generation` replaced by a fresh one on both sides once the
+        backoff has passed, by a task beside the pair's signals: that task (the one already
+        waiting, if any), or None when the connection is no longer the current one, when the
+        pair is closed, or when it has had its share of restarts."""
+        if broken_generation != self.generation or self.closed:
+            return None
+        if self._pending_restart is not None:
+            return self._pending_restart
+        if self.restarts >= self.max_restarts or self.generation >= MAX_GENERATION:
+            return None
+        self._pending_restart = asyncio.ensure_future(self._restart_after_backoff())
+        return self._pending_restart
+
     async def restart(self, broken_generation: int) -> bool:
-        """Replace connection `broken_generation` by a fresh one on both sides, after the
-        backoff; False when it is no longer the current one, when a replacement is already on
-        its way, or when the pair has had its share of restarts."""
-        if (
-            self.closed or self._restarting or broken_generation != self.generation
-            or self.restarts >= self.max_restarts or self.generation >= MAX_GENERATION
-        ):
+        """`schedule_restart`, then wait for it: True when it replaced the connection, False
+        when it was refused or made pointless meanwhile (cancelled). Cancelling the caller
+        leaves the replacement under way."""
+        pending = self.schedule_restart(broken_generation)
+        if pending is None:
             return False
-        self._restarting = True
-        try:
-            await asyncio.sleep(self.restart_backoff * (2**self.restarts - 1))
-        finally:
-            self._restarting = False
-        if self.closed or broken_generation != self.generation:
-            return False  # the peer replaced it first, meanwhile
+        await asyncio.wait((pending,))
+        return not pending.cancelled()
+
+    async def _restart_after_backoff(self) -> None:
+        await asyncio.sleep(self.restart_backoff * (2**self.restarts - 1))
+        self._pending_restart = None
         self.restarts += 1
         # Announced before the fresh connection exists, so it reaches the peer before any
         # offer or candidate of it.
         self.send(restart_signal(self.generation + 1))
         self._replace(self.generation + 1)
-        return True
+
+    def _follow_fresh_start(self) -> None:
+        """The peer has started over: whatever connection this side holds was made with its
+        previous self (a fresh start precedes all the peer sends after it, so nothing of that
+        has been applied here yet). A pristine one is kept, so a repeated fresh start costs
+        nothing."""
+        if self._pristine():
+            return
+        self.restarts = 0
+        self._replace(FRESH_START)
+
+    def _pristine(self) -> bool:
+        """Whether the current connection is a first one that has applied nothing from the peer."""
+        return self.generation == FRESH_START and not self.pc.has_remote_description
 
     async def _on_current(self, operation: Coroutine[Any, Any, None]) -> None:
         """Run `operation` on the current connection, abandoned (cancelled, without error) if
@@ -287,6 +345,11 @@ class Pairing:
         if task.done() and not task.cancelled():
             task.result()
 
+    def _cancel_pending_restart(self) -> None:
+        if self._pending_restart is not None:
+            self._pending_restart.cancel()
+            self._pending_restart = None
+
     def _close_current(self) -> None:
         self.pc.close()
         if self._replaced is not None:
@@ -294,6 +357,8 @@ class Pairing:
             self._replaced = None
 
     def _replace(self, generation: int) -> None:
+        # Whatever replacement was waiting concerned the connection closed here.
+        self._cancel_pending_restart()
         self._close_current()
         self.generation = generation
         self.negotiator = self._negotiator()

@@ -125,8 +125,9 @@ class PeerLink:
             "clov", js_object({"negotiated": True, "id": DATA_CHANNEL_ID, "ordered": True})
         )
         channel.binaryType = "arraybuffer"
+        replacing = self.pc is not None
         self.pc, self.channel, self.remote_stream = pc, channel, None
-        if generation:
+        if replacing:
             # The replaced connection's last state would stand until this one's first change.
             self.on_state(self.state)
 
@@ -236,13 +237,13 @@ class PeerLink:
                 js.console.warn(f"signal from {self.peer_id} dropped: {exc.message}")
             except Exception as exc:  # noqa: BLE001 (one signal a peer got wrong must not end this link's signals)
                 # A candidate racing a renegotiation is expected to miss; a description is not
-                # (the pair has replaced its connection by then, see negotiation.Pairing).
+                # (the pair replaces its connection for it, see negotiation.Pairing).
                 report = js.console.error if "description" in data else js.console.warn
                 report(f"signal from {self.peer_id} not applied: {exc}")
 
     def restart(self) -> None:
         """Replace the connection by a fresh one on both sides (a rejoin found it failed)."""
-        spawn(self.pairing.restart(self.pairing.generation))
+        self.pairing.schedule_restart(self.pairing.generation)
 
     def close(self) -> None:
         self._worker.cancel()
@@ -250,13 +251,14 @@ class PeerLink:
         self.pairing.close()
 
     async def _renegotiate_when_stuck(self) -> None:
-        waited, generation = 0, self.pairing.generation
+        waited, watched = 0, self.pc
         while not self.pairing.closed:
             await asyncio.sleep(RENEGOTIATE_AFTER_S)
-            if generation != self.pairing.generation:
-                # The peer replaced the connection meanwhile: the fresh one gets its own rounds,
-                # rather than being replaced again before it had a chance to come up.
-                waited, generation = 0, self.pairing.generation
+            if watched is not self.pc:
+                # The peer replaced the connection meanwhile (or started over, at the same
+                # number): the fresh one gets its own rounds, rather than being replaced again
+                # before it had a chance to come up.
+                waited, watched = 0, self.pc
             if self.pc.connectionState == "connected" and self.channel.readyState == "open":
                 waited = 0
                 continue
@@ -264,7 +266,7 @@ class PeerLink:
             if waited >= RESTART_AFTER_ROUNDS:
                 # Offers sent again and ICE restarts did not bring it up: start afresh.
                 await self.pairing.restart(self.pairing.generation)
-                waited, generation = 0, self.pairing.generation
+                waited, watched = 0, self.pc
                 continue
             # The impolite side acts first; the polite one too if nothing came of it, so a
             # pair never waits on each other for ever.

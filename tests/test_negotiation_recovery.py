@@ -131,7 +131,10 @@ async def run(a: Side, b: Side, wire: list, pick: random.Random, lose: int = 0) 
     connection's `negotiationneeded`, the two sides interleaved at random. The first `lose`
     restart signals are lost on the way (a socket that dropped)."""
     sides = {"a": a, "b": b}
-    while wire or a.pending_negotiation or b.pending_negotiation:
+    while True:
+        await settle()
+        if not (wire or a.pending_negotiation or b.pending_negotiation):
+            break
         events = [("signal", to) for to in sorted({to for to, _ in wire})]
         events += [("negotiate", side.name) for side in (a, b) if side.pending_negotiation]
         kind, name = pick.choice(events)
@@ -146,13 +149,23 @@ async def run(a: Side, b: Side, wire: list, pick: random.Random, lose: int = 0) 
         await sides[name].receive(data)
 
 
-async def run_concurrently(a: Side, b: Side, wire: list, pick: random.Random, lose: str = "", watchdog_rounds: int = 6) -> None:  # type: ignore[type-arg]
+async def settle() -> None:
+    """Let the tasks a pairing starts beside its signals run (a replacement, once its backoff
+    has passed), as the page's event loop would between two events."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def run_concurrently(
+    a: Side, b: Side, wire: list, pick: random.Random, lose: str = "", watchdog_rounds: int = 6, last_watchdog: Side | None = None,  # type: ignore[type-arg]
+) -> None:
     """Like `run`, with what runs side by side in the page running side by side here: each side
     applies its signals in a worker of its own (PeerLink's), a `negotiationneeded` handler runs
-    beside it, browser operations complete in an order picked at random, and the watchdog
+    beside it, browser operations complete in an order picked at random, and each side's watchdog
     restarts a pair that is not connected at any moment (`watchdog_rounds` times at most), as a
     page under load may see it. `lose`: "first-offer" loses the first offer on its way,
-    "negotiation" the first connections' `negotiationneeded` (nobody ever offers on them)."""
+    "negotiation" the first connections' `negotiationneeded` (nobody ever offers on them).
+    `last_watchdog`: that side's watchdog fires once more should the pair be stuck at the end."""
     browser = a.browser
     assert browser is not None
     errors: list[BaseException] = []
@@ -173,17 +186,21 @@ async def run_concurrently(a: Side, b: Side, wire: list, pick: random.Random, lo
         for side in (a, b):
             side.pending_negotiation.clear()
     offer_to_lose = lose == "first-offer"
+    rounds_left = {side.name: watchdog_rounds for side in (a, b)}
     try:
         while True:
-            for _ in range(20):
-                await asyncio.sleep(0)
+            await settle()
             events: list[tuple[str, object]] = [("signal", to) for to in sorted({to for to, _ in wire})]
             events += [("negotiate", side) for side in (a, b) if side.pending_negotiation]
             events += [("complete", done) for done in browser.under_way if not done.done()]
-            if watchdog_rounds and not is_connected(a, b) and (not events or pick.random() < 0.2):
-                events += [("watchdog", a), ("watchdog", b)]
+            if not is_connected(a, b) and (not events or pick.random() < 0.2):
+                events += [("watchdog", side) for side in (a, b) if rounds_left[side.name]]
+            if not events and last_watchdog is not None and not is_connected(a, b):
+                rounds_left[last_watchdog.name] += 1
+                events, last_watchdog = [("watchdog", last_watchdog)], None
             if not events:
                 break
+            assert waiting_restarts(a.pairing) <= 1 and waiting_restarts(b.pairing) <= 1
             kind, what = pick.choice(events)
             if kind == "signal":
                 _, data = wire.pop(next(i for i, (to, _) in enumerate(wire) if to == what))
@@ -197,7 +214,7 @@ async def run_concurrently(a: Side, b: Side, wire: list, pick: random.Random, lo
             elif kind == "complete":
                 what.set_result(None)  # type: ignore[attr-defined]
             else:
-                watchdog_rounds -= 1
+                rounds_left[what.name] -= 1  # type: ignore[attr-defined]
                 pairing = what.pairing  # type: ignore[attr-defined]
                 handlers.append(asyncio.ensure_future(pairing.restart(pairing.generation)))
     finally:
@@ -205,6 +222,23 @@ async def run_concurrently(a: Side, b: Side, wire: list, pick: random.Random, lo
             task.cancel()
     assert errors == []
     assert not any(task.done() and not task.cancelled() and task.exception() for task in handlers)
+
+
+def waiting_restarts(pairing: Pairing) -> int:
+    """The replacements of `pairing`'s connection waiting their backoff, each a task of its own."""
+    return sum(
+        1 for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__ == "Pairing._restart_after_backoff"  # type: ignore[union-attr]
+        and task.get_coro().cr_frame.f_locals["self"] is pairing  # type: ignore[union-attr]
+    )
+
+
+async def end(a: Side, b: Side) -> None:
+    """Both sides leave: nothing either pairing started may go on running."""
+    for side in (a, b):
+        side.pairing.close()
+    await settle()
+    assert waiting_restarts(a.pairing) == waiting_restarts(b.pairing) == 0
 
 
 def is_connected(a: Side, b: Side) -> bool:
@@ -332,7 +366,8 @@ async def test_too_many_waiting_signals_are_dropped_and_the_pair_restarts() -> N
     candidates = [{"candidate": {"candidate": f"a0-host-{n}"}, "generation": 0} for n in range(5)]
     assert [b.pairing.deliver(candidate) for candidate in candidates] == [True] * 4 + [False]
     assert await b.pairing.restart(0)
-    assert wire == [("a", restart_signal(1))]
+    # After each side's first signal, which says it starts fresh.
+    assert wire == [("b", restart_signal(0)), ("a", restart_signal(0)), ("a", restart_signal(1))]
     await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
     assert_connected(a, b)
     assert b.pairing.generation == 1
@@ -343,16 +378,164 @@ async def test_a_signal_jumping_far_ahead_is_refused_and_the_pair_can_still_rest
     # A hostile peer sending the maximum generation would leave the pair no number to restart to.
     a, b, wire = pair()
     await run(a, b, wire, random.Random(0))
+    wire.clear()
     for generation in (MAX_GENERATION, negotiation.MAX_GENERATION_LEAD + 1):
         with pytest.raises(ProtocolError):
             await b.pairing.receive(restart_signal(generation))
-    assert b.pairing.generation == 0 and len(b.connections) == 1
-    assert await a.pairing.restart(0)
+    # Never followed up: b, unable to follow, starts over from 0 once and says so (an honest
+    # peer that far ahead comes down to meet it), and stays there.
+    assert b.pairing.generation == 0 and len(b.connections) == 2
+    assert wire == [("a", restart_signal(0))]
     await run(a, b, wire, random.Random(1))
     assert_connected(a, b)
-    # A peer that restarted as often as it may while its restarts never reached us is followed.
-    await b.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
-    await a.pairing.receive(restart_signal(1 + negotiation.MAX_GENERATION_LEAD))
+    assert await a.pairing.restart(a.pairing.generation)
     await run(a, b, wire, random.Random(2))
     assert_connected(a, b)
-    assert a.pairing.generation == 1 + negotiation.MAX_GENERATION_LEAD
+    # A peer that restarted as often as it may while its restarts never reached us is followed.
+    ahead = a.pairing.generation + negotiation.MAX_GENERATION_LEAD
+    await b.pairing.receive(restart_signal(ahead))
+    await a.pairing.receive(restart_signal(ahead))
+    await run(a, b, wire, random.Random(3))
+    assert_connected(a, b)
+    assert a.pairing.generation == ahead
+
+
+# Longer than any test runs: a replacement waiting this long waits for good here.
+FOR_GOOD = 3600.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from(["a", "b"]), st.integers(1, 3))
+async def test_a_peers_restart_during_our_backoff_is_followed_at_once(seed: int, slow: str, watchdog_rounds: int) -> None:
+    # The slow side's first two connections refuse every description: its second replacement
+    # waits its backoff (2 s in the page, for good here). The backoff used to run inside the
+    # pair's signal worker, so the restart and offer of the peer's watchdog waited behind it,
+    # and the friend with them. Each side's watchdog fires at random moments, and the peer's
+    # once more if the pair is still stuck when nothing else is left to happen.
+    a, b, wire = pair({0, 1} if slow == "a" else set(), {0, 1} if slow == "b" else set(), Browser())
+    slow_side, other = (a, b) if slow == "a" else (b, a)
+    slow_side.pairing.restart_backoff = FOR_GOOD
+    await run_concurrently(a, b, wire, random.Random(seed), watchdog_rounds=watchdog_rounds, last_watchdog=other)
+    assert_connected(a, b)
+    await end(a, b)
+
+
+async def test_a_replacement_waits_its_backoff_beside_the_pairs_signals() -> None:
+    a, b, wire = pair({0, 1}, set(), Browser())
+    a.pairing.restart_backoff = FOR_GOOD
+    await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
+    # Connection 0 was replaced at once, connection 1 only after a backoff that never ends here.
+    assert a.pairing.generation == b.pairing.generation == 1
+    assert waiting_restarts(a.pairing) == 1
+    # Asking again (the watchdog, a rejoin that found the link failed) joins the one waiting.
+    assert a.pairing.schedule_restart(1) is a.pairing.schedule_restart(1) is not None
+    assert waiting_restarts(a.pairing) == 1
+    assert await b.pairing.restart(1)
+    await run_concurrently(a, b, wire, random.Random(1), watchdog_rounds=0)
+    assert_connected(a, b)
+    # b's restart made a's pointless: a followed it and never restarted again itself.
+    assert a.pairing.generation == 2 and len(a.connections) == 3
+    assert waiting_restarts(a.pairing) == 0
+    await end(a, b)
+
+
+@pytest.mark.parametrize("meanwhile", ["connection-up", "pair-ends"])
+async def test_a_waiting_replacement_is_dropped_when_the_connection_comes_up_or_the_pair_ends(meanwhile: str) -> None:
+    a, b, wire = pair({0}, set(), Browser())
+    a.pairing.restart_backoff = FOR_GOOD
+    await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
+    assert_connected(a, b)
+    assert a.pairing.generation == 1  # replaced at once, the first time
+    waiting = a.pairing.schedule_restart(1)  # the next one waits its backoff
+    await settle()
+    assert waiting is not None and waiting_restarts(a.pairing) == 1
+    if meanwhile == "connection-up":
+        a.pairing.connected()  # its data channel opened
+        await settle()
+        assert waiting.cancelled()
+        assert a.pairing.schedule_restart(1) is not None  # from scratch again: at once
+        await run_concurrently(a, b, wire, random.Random(1), watchdog_rounds=0)
+        assert_connected(a, b)
+        assert a.pairing.generation == 2
+    await end(a, b)
+    assert waiting.cancelled()
+    assert wire == [] and len(a.connections) == a.pairing.generation + 1
+
+
+async def reach_generation(a: Side, b: Side, wire: list, generation: int, pick: random.Random) -> None:  # type: ignore[type-arg]
+    """A long booth: the pair's connection broke and was replaced until its number is
+    `generation`, coming up again every time."""
+    await run(a, b, wire, pick)
+    while a.pairing.generation < generation:
+        side = pick.choice((a, b))
+        assert await side.pairing.restart(side.pairing.generation)
+        await run(a, b, wire, pick)
+        assert_connected(a, b)
+        a.pairing.connected()
+        b.pairing.connected()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 2**32), st.integers(0, 40), st.sampled_from(["a", "b"]), st.booleans(),
+    st.sampled_from(["", "first-offer", "negotiation"]),
+)
+async def test_a_side_that_starts_over_is_met_whatever_number_the_other_kept(
+    seed: int, generation: int, fresh: str, last_words: bool, lose: str
+) -> None:
+    # One side reloads its page and joins again under its peer id before the server noticed
+    # its old socket was gone: the other side sees no departure and keeps its connection, at
+    # whatever number a long booth took it to. Beyond MAX_GENERATION_LEAD the pair refused
+    # each other's signals for good.
+    pick = random.Random(seed)
+    a, b, wire = pair()
+    await reach_generation(a, b, wire, generation, pick)
+    browser = Browser()
+    a.browser = b.browser = browser
+    if last_words:
+        # The old page replaced its connection just before it went: that restart is still on
+        # its way when the new page's first signal follows it.
+        gone = a if fresh == "a" else b
+        assert await gone.pairing.restart(gone.pairing.generation)
+    if fresh == "a":
+        a = Side("a", "b", wire, set(), browser, first_offer_grace=0.0, restart_backoff=0.0)
+    else:
+        b = Side("b", "a", wire, set(), browser, first_offer_grace=0.0, restart_backoff=0.0)
+    await run_concurrently(a, b, wire, pick, lose)
+    assert_connected(a, b)
+    await end(a, b)
+
+
+async def test_a_fresh_start_pushes_no_number_up_and_replaces_a_connection_only_once() -> None:
+    a, b, wire = pair()
+    # Each side's first signal says it starts fresh: nothing to replace on a first meeting.
+    assert wire == [("b", restart_signal(0)), ("a", restart_signal(0))]
+    await run(a, b, wire, random.Random(0))
+    assert_connected(a, b)
+    assert len(a.connections) == len(b.connections) == 1
+    # Told so again (a peer started over, or a hostile one says it did) with a negotiated
+    # connection: it is replaced by a fresh first one, and the count of restarts starts over.
+    b.pairing.restarts = negotiation.MAX_RESTARTS
+    for _ in range(3):
+        await b.receive(restart_signal(0))
+    assert b.pairing.generation == 0 and len(b.connections) == 2 and b.pairing.restarts == 0
+    # Only downwards: the limit on jumps ahead still holds after it.
+    with pytest.raises(ProtocolError):
+        await b.pairing.receive(restart_signal(negotiation.MAX_GENERATION_LEAD + 1))
+    assert b.pairing.generation == 0 and len(b.connections) == 2
+    await end(a, b)
+
+
+async def test_a_pair_whose_numbers_ended_too_far_apart_starts_over_together() -> None:
+    a, b, wire = pair(browser=Browser())
+    await run_concurrently(a, b, wire, random.Random(0), watchdog_rounds=0)
+    assert_connected(a, b)
+    # a's restarts, one connection up after another, never reached b (a socket that dropped).
+    for _ in range(negotiation.MAX_GENERATION_LEAD + 1):
+        a.pairing.connected()
+        assert await a.pairing.restart(a.pairing.generation)
+    wire.clear()
+    await run_concurrently(a, b, wire, random.Random(1), watchdog_rounds=0)
+    assert_connected(a, b)
+    assert a.pairing.generation == b.pairing.generation == 0
+    await end(a, b)
