@@ -28,8 +28,9 @@ booth over the link <= 2 x booth on loopback, a second visit moves nothing large
     .venv/bin/python bench/join.py --network 20mbit [--runs 3] [--checkout DIR]
 
 `--checkout DIR` serves another checkout's server and files (an older commit, for A/B) to this
-benchmark. `--trace` prints each run's timeline of both pages from Join to the first remote frame
-(TRACER: the browser's own objects, so an older checkout is timed alike).
+benchmark. `--trace` prints each run's timeline of both pages from Join until each has presented
+the other's first frame (TRACER: the browser's own objects, so an older checkout is timed alike),
+and times the other direction too: `frame back`, Join -> the host presents the guest's first frame.
 
 Runs Chromium in a loopback-only network namespace (re-executes itself under `unshare -n`).
 """
@@ -268,15 +269,28 @@ def invite_run(browser: Browser, link: str, host: Page | None = None) -> dict[st
     page = context.new_page()
     join_as_guest(page, link, patience=1)
     marks = {name: page.evaluate(MARK, f"clov:{name}") for name in ("python-ready", "preview", "join", "first-remote-frame")}
-    if host is not None:
-        page.wait_for_function("() => clovTrace.some(([, what]) => what === 'first remote frame presented')", timeout=10_000)
-        print_timeline({"guest": page, "host": host}, page.evaluate(f"performance.timeOrigin + ({MARK})('clov:join')"))
-    context.close()
-    return {
+    times = {
         "ready": marks["python-ready"],
         "preview": marks["preview"],
         "frame": marks["first-remote-frame"] - marks["join"],
     }
+    if host is not None:
+        page.wait_for_function("() => clovTrace.some(([, what]) => what === 'first remote frame presented')", timeout=10_000)
+        join = page.evaluate(f"performance.timeOrigin + ({MARK})('clov:join')")
+        times["frame back"] = wait_presented(host, join) - join
+        print_timeline({"guest": page, "host": host}, join)
+    context.close()
+    return times
+
+
+# The first remote frame the host presented after `join` (epoch ms), or null: the guest's first
+# frame on the host's page, the other direction.
+PRESENTED_SINCE = """(join) => (clovTrace.find(([at, what]) => at >= join && what === 'first remote frame presented') || [null])[0]"""
+
+
+def wait_presented(host: Page, join: float) -> float:
+    host.wait_for_function(PRESENTED_SINCE, arg=join, timeout=30_000)
+    return float(host.evaluate(PRESENTED_SINCE, join))
 
 
 # Every clov: performance mark and every traced event of a page, in epoch milliseconds.
@@ -291,8 +305,11 @@ HOST_FRAMES = "() => JSON.parse(clovDiagnostics()).samples.map((sample) => perfo
 
 def print_timeline(pages: dict[str, Page], join: float) -> None:
     events = sorted((at - join, name, what) for name, page in pages.items() for at, what in page.evaluate(TIMELINE))
-    end = next(at for at, name, what in events if name == "guest" and what == "first remote frame presented")
-    print(f"  timeline from Join (ms), until the guest presented the host's first frame at {end:.0f}:")
+    firsts = {name: next(at for at, who, what in events if who == name and at >= 0 and what == "first remote frame presented")
+              for name in ("guest", "host")}
+    end = max(firsts.values())
+    print(f"  timeline from Join (ms), until both presented the other's first frame (guest {firsts['guest']:.0f}, "
+          f"host {firsts['host']:.0f}):")
     for at, name, what in events:
         if -50 <= at <= end + 50:
             print(f"    {at:7.0f}  {name:5}  {what}")
@@ -557,6 +574,8 @@ def main() -> None:
     print(f"  invite -> Python ready      {median('ready'):7.0f} ms   {median('ready') / floor:.2f} x bare (goal <= 1.30)")
     print(f"  invite -> local preview     {median('preview'):7.0f} ms   {median('preview') / floor:.2f} x bare")
     print(f"  Join -> first remote frame  {median('frame'):7.0f} ms   (goal <= 1000)")
+    if args.trace:
+        print(f"  Join -> the host presents the guest's first frame  {median('frame back'):7.0f} ms")
 
 
 if __name__ == "__main__":

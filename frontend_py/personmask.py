@@ -48,8 +48,11 @@ class PersonMask:
 
     @property
     def texture(self) -> webgl.Texture:
-        """The mask of the moment."""
-        return self.refined[1].texture
+        """The mask of the moment: `update` draws into the second target and swaps them, so the
+        latest is first. (The second is the mask before it, empty at the first mask: a frame
+        packed with it showed nobody, and the first masked frame made a person vanish from
+        every stage until the next frame.)"""
+        return self.refined[0].texture
 
     def resize(self, size: tuple[int, int]) -> None:
         """For another segmentation model's output size (the targets are made at the first call)."""

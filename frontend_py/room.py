@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import js
+from pyodide.ffi import create_once_callable
 
 from frontend_py import datachannel, media
 from frontend_py.aibackground import AIBackground
@@ -50,9 +51,10 @@ CAPTURE_MESSAGES = (
     datachannel.ClockProbe, datachannel.Shutter, datachannel.StillHeader, datachannel.PhotoDecision,
     datachannel.Recording, datachannel.ClipHeader,
 )
-# The models load once the links made at the welcome are up, or this long after it at the
-# latest: loading onnxruntime holds the page for a second or more on a small machine, which
-# would hold every step of those links' negotiation back by as much.
+# The models load once the links made at the welcome are up and the first frames have crossed
+# them both ways, or this long after the welcome at the latest: loading onnxruntime holds the
+# page for a second or more on a small machine, which would hold back by as much every step of
+# those links' negotiation, the first frame each friend shows here, and the one we send them.
 MODELS_AT_LATEST_S = 4.0
 # The stage is built after the welcome made the links; what a link reports before it stands
 # (a channel opened, a peer's message) waits for it, this many at most: the links need round
@@ -73,8 +75,9 @@ class Tile:
 
     Its video element also plays the person's voice and feeds the stage."""
 
-    def __init__(self, participant_id: str, name: str, is_self: bool) -> None:
+    def __init__(self, participant_id: str, name: str, is_self: bool, on_playing: Callable[[], None] = lambda: None) -> None:
         self.video = h("video", {"autoplay": True, "playsInline": True, "muted": is_self})
+        self.playing = False
         self.name = h("span", {"class": "tile-name"}, name)
         if is_self:
             self.name.append(" (", text("span", "you"), ")")
@@ -91,7 +94,13 @@ class Tile:
         if is_self:
             self.status.hidden = True
         else:
-            on(self.video, "playing", lambda _: mark("first-remote-frame"))
+            on(self.video, "playing", lambda _: self._first_frame(on_playing))
+
+    def _first_frame(self, on_playing: Callable[[], None]) -> None:
+        if not self.playing:
+            self.playing = True
+            mark("first-remote-frame")
+            on_playing()
 
     def set_stream(self, stream: Any, on_speaking: Any) -> bool:
         """True when the stream is new."""
@@ -159,6 +168,7 @@ class Room:
         self.clips: Clips | None = None
         self.devices: DeviceChoice | None = None
         self._before_stage: list[tuple[str, Callable[[], None]]] = []
+        self._models_asked = False
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -270,8 +280,26 @@ class Room:
         publish_hook("clovCapture", lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
 
     def _load_models_once_linked(self) -> None:
-        if all(participant.state not in ("new", "connecting") for participant in self.mesh.participants.values()):
-            self._load_models()
+        """Once every link is up and each friend connected shows here (their first frame played)."""
+        if self._models_asked or any(
+            participant.state in ("new", "connecting")
+            or (participant.state == "connected" and not self._playing(participant_id))
+            for participant_id, participant in self.mesh.participants.items()
+        ):
+            return
+        self._models_asked = True
+        spawn(self._load_models_after_paint())
+
+    def _playing(self, participant_id: str) -> bool:
+        tile = self.tiles.get(participant_id)
+        return tile is not None and tile.playing
+
+    async def _load_models_after_paint(self) -> None:
+        """After the next paint: the frame `repeat_frame` put into the captured canvas for the
+        friends just connected is taken then, and is on its way before onnxruntime holds the page."""
+        await js.Promise.new(create_once_callable(lambda resolve, _reject: js.requestAnimationFrame(resolve)))
+        await asyncio.sleep(GIVE_WAY_S)
+        self._load_models()
 
     async def _load_models_at_latest(self) -> None:
         await asyncio.sleep(MODELS_AT_LATEST_S)
@@ -482,7 +510,7 @@ class Room:
             self._layout()
             return
         if tile is None:
-            tile = self.tiles[participant_id] = Tile(participant_id, participant.name, is_self=False)
+            tile = self.tiles[participant_id] = Tile(participant_id, participant.name, is_self=False, on_playing=self._load_models_once_linked)
             self.roster.append(tile.element)
             self.sync.participants_changed()
             self._layout()

@@ -26,6 +26,31 @@ HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
 """
 
 
+# On a page, each other person's frames as its stage gets them (a frame callback on their
+# video), sorted by their alpha half (docs/media.md) sampled on a 16x16 grid: "opaque" (blurred
+# until a mask exists), "cutout" (a person on transparency), "empty" (nobody: they vanish).
+WATCH_FRAMES = """() => {
+  const seen = globalThis.clovTestFrames = {};
+  const context = new OffscreenCanvas(16, 32).getContext('2d', {willReadFrequently: true});
+  const watch = (video, counts) => {
+    const look = () => {
+      context.drawImage(video, 0, 0, 16, 32);
+      const alpha = context.getImageData(0, 16, 16, 16).data;
+      let low = 255, high = 0;
+      for (let i = 0; i < alpha.length; i += 4) { low = Math.min(low, alpha[i]); high = Math.max(high, alpha[i]); }
+      counts[high < 32 ? 'empty' : low > 200 ? 'opaque' : 'cutout'] += 1;
+      video.requestVideoFrameCallback(look);
+    };
+    video.requestVideoFrameCallback(look);
+  };
+  setInterval(() => {
+    for (const tile of document.querySelectorAll('.tile:not([data-self])')) {
+      if (!(tile.dataset.peer in seen)) watch(tile.querySelector('video'), seen[tile.dataset.peer] = {opaque: 0, cutout: 0, empty: 0});
+    }
+  }, 20);
+}"""
+
+
 def invite(open_page: OpenPage, browser: Browser) -> tuple[Page, str]:
     """Ana creates a booth and has its link; she has not entered yet."""
     ana = open_page("/", browser=browser)
@@ -68,6 +93,7 @@ def test_three_join_at_once_and_one_comes_back_from_the_background(open_page: Op
     for page, button in ((ana, "#enter"), (bo, "#join"), (cy, "#join")):
         page.click(button)
     assert time.monotonic() - started < 1.0, "the three presses took over a second"
+    cy.evaluate(WATCH_FRAMES)
     pages = [ana, bo, cy]
     assert_all_see_each_other(pages)
 
@@ -86,6 +112,13 @@ def test_three_join_at_once_and_one_comes_back_from_the_background(open_page: Op
     for page in (ana, bo):
         moving = poll(lambda page=page: frames_from(page, cy_id) > before[page] + 5, timeout=20)
         assert moving, f"{own_id(page)} gets no new frames from Cy after Cy came back"
+
+    # Ana and Bo went from blurred to cut out meanwhile, as their models loaded; Cy's stage never
+    # got a frame of either in which they are gone (the first masked frame once was empty).
+    frames = cy.evaluate("() => clovTestFrames")
+    for peer in (own_id(ana), own_id(bo)):
+        assert frames[peer]["cutout"] > 0, f"no cut-out frame of {peer} reached Cy: {frames}"
+        assert frames[peer]["empty"] == 0, f"{peer} vanished from Cy's stage: {frames}"
 
 
 def test_three_join_one_after_another_after_a_while(open_page: OpenPage, small_camera_browser: Browser) -> None:
