@@ -565,8 +565,12 @@ def take_crops(model, scale: float, offset: float) -> None:
     (int32 [3]: the rows, columns and channels 0..3 that the crop can reach) and `to_region`
     (AffineGrid's theta [1, 2, 3]: the model input's normalised coordinates -> the region's).
     Only the region is converted to floats; GridSample then reads it (bilinear, zeros outside)
-    and the values are scaled to the model's range. AffineGrid needs opset 20; no op of these
-    graphs changed meaning between 17 and 20 (checked below)."""
+    and the values are scaled to the model's range. The region is cut out as whole RGBA pixels
+    (rows and columns) and its channels are picked after the transpose to NCHW, where they are
+    contiguous planes: a Slice that picks 3 of every 4 bytes copies them one pixel at a time,
+    which took longer than the landmarks' GridSample itself on onnxruntime-web's wasm provider.
+    AffineGrid needs opset 20; no op of these graphs changed meaning between 17 and 20
+    (checked below)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -576,16 +580,29 @@ def take_crops(model, scale: float, offset: float) -> None:
     assert {n.op_type for n in g.node} <= unchanged_since_17
     height, width, transpose = nhwc_rgb_input(model)
     constants = {
-        "crop_axes": np.array([1, 2, 3], np.int32),
+        "crop_pixel_axes": np.array([1, 2], np.int32),
+        "crop_channel_axis": np.array([1], np.int32),
+        # region_start and region_end are (row, column, channel): their first two entries
+        # bound the pixels, the last one the channels.
+        "crop_index_0": np.array([0], np.int32),
+        "crop_index_2": np.array([2], np.int32),
+        "crop_index_3": np.array([3], np.int32),
         "crop_size": np.array([1, 3, height, width], np.int64),
         "crop_scale": np.array(scale, np.float32),
         "crop_offset": np.array(offset, np.float32),
     }
     node = helper.make_node
     pre = [
-        node("Slice", ["frame", "region_start", "region_end", "crop_axes"], ["crop_region"], name="crop_slice"),
+        node("Slice", ["region_start", "crop_index_0", "crop_index_2"], ["crop_pixel_start"], name="crop_pixel_start"),
+        node("Slice", ["region_end", "crop_index_0", "crop_index_2"], ["crop_pixel_end"], name="crop_pixel_end"),
+        node("Slice", ["region_start", "crop_index_2", "crop_index_3"], ["crop_channel_start"], name="crop_channel_start"),
+        node("Slice", ["region_end", "crop_index_2", "crop_index_3"], ["crop_channel_end"], name="crop_channel_end"),
+        node("Slice", ["frame", "crop_pixel_start", "crop_pixel_end", "crop_pixel_axes"], ["crop_region"],
+             name="crop_slice"),
         node("Cast", ["crop_region"], ["crop_region_float"], name="crop_cast", to=TensorProto.FLOAT),
-        node("Transpose", ["crop_region_float"], ["crop_region_nchw"], name="crop_nchw", perm=[0, 3, 1, 2]),
+        node("Transpose", ["crop_region_float"], ["crop_region_planes"], name="crop_nchw", perm=[0, 3, 1, 2]),
+        node("Slice", ["crop_region_planes", "crop_channel_start", "crop_channel_end", "crop_channel_axis"],
+             ["crop_region_nchw"], name="crop_channels"),
         node("AffineGrid", ["to_region", "crop_size"], ["crop_grid"], name="crop_grid", align_corners=0),
         node("GridSample", ["crop_region_nchw", "crop_grid"], ["crop_sampled"], name="crop_sample",
              mode="linear", padding_mode="zeros", align_corners=0),
