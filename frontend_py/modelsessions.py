@@ -36,6 +36,12 @@ def model_file(model: str, provider: str) -> str:
     return model + "_webgpu" if model == LANDMARKS else model
 
 
+def mask_in_phases(provider: str) -> bool:
+    """Whether the provider's segmentation build gives its mask as four half-size planes:
+    the wasm provider's (`_frame`) builds do (models/README.md)."""
+    return model_file(SEGMENTATION_SQUARE[0], provider).endswith("_frame")
+
+
 class ModelSessions:
     """The segmenter, and the detector and landmarker of the face models, each None until
     loaded. `on_provider` hears of the provider before any model loads on it; a failure is

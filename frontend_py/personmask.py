@@ -1,5 +1,9 @@
 """The person mask the packer cuts us out with: the segmentation model's output, refined in a
-shader (feathered edges, and smoothed over time where it is steady)."""
+shader (feathered edges, and smoothed over time where it is steady).
+
+The wasm provider's models (the `_frame` builds, models/README.md) give the mask as four
+half-size planes, one per pixel of each 2x2 block (`phases`): the model's last full-size step,
+which only rearranges, is left to this shader, which reads each pixel from its plane."""
 
 from __future__ import annotations
 
@@ -17,12 +21,29 @@ uniform sampler2D previous;
 uniform vec2 texel;
 uniform float memory;
 out vec4 refined;
+#ifdef PHASES
+// Pixel (x, y) of the mask (clamped to its edge, as a texture sampled there is), from plane
+// 2 * (y % 2) + x % 2 of the planes stacked from the top of `mask`.
+float mask_at(ivec2 size, ivec2 pixel) {
+  ivec2 p = clamp(pixel, ivec2(0), size - 1);
+  int plane = 2 * (p.y % 2) + p.x % 2;
+  return texelFetch(mask, ivec2(p.x / 2, plane * (size.y / 2) + p.y / 2), 0).r;
+}
+#endif
 void main() {
   float sum = 0.0;
+#ifdef PHASES
+  ivec2 size = textureSize(previous, 0);
+  ivec2 here = ivec2(gl_FragCoord.xy);
+#endif
   for (int dy = -1; dy <= 1; dy++) {
     for (int dx = -1; dx <= 1; dx++) {
       float weight = float((2 - abs(dx)) * (2 - abs(dy)));
+#ifdef PHASES
+      sum += weight * mask_at(size, here + ivec2(dx, dy));
+#else
       sum += weight * texture(mask, uv + vec2(dx, dy) * texel).r;
+#endif
     }
   }
   float feathered = sum / 16.0;
@@ -42,6 +63,7 @@ class PersonMask:
     def __init__(self, gl: Any, size: tuple[int, int]) -> None:
         self.gl = gl
         self.size = size
+        self.phases = False  # the model's output comes as four half-size planes (`use_phases`)
         self.program = webgl.Program(gl, REFINE_FRAGMENT)
         self.raw = webgl.Texture(gl)  # the segmentation's output as it came
         self.refined: list[webgl.Target] = []
@@ -63,9 +85,20 @@ class PersonMask:
         self.size = size
         self.refined = [webgl.Target(self.gl, *size), webgl.Target(self.gl, *size)]
 
+    def use_phases(self, phases: bool) -> None:
+        """Whether the model's outputs come as four half-size planes (models/README.md), before the first."""
+        if phases != self.phases:
+            self.phases = phases
+            self.program = webgl.Program(self.gl, REFINE_FRAGMENT, defines=("PHASES",) if phases else ())
+
     def update(self, mask: Any) -> None:
-        """Refine the segmentation's output `mask` (floats, one per pixel) into the mask of the moment."""
-        self.raw.upload_floats(mask, *self.size)
+        """Refine the segmentation's output `mask` (floats, one per pixel, or four half-size
+        planes of them) into the mask of the moment."""
+        width, height = self.size
+        if self.phases:
+            self.raw.upload_floats(mask, width // 2, 2 * height)  # the planes one above the other
+        else:
+            self.raw.upload_floats(mask, width, height)
         previous, target = self.refined
         target.bind()
         self.raw.bind(0)

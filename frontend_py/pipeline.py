@@ -27,7 +27,7 @@ from frontend_py.facemodels import FaceModels
 from frontend_py.facetracking import Face
 from frontend_py.frametimings import STAGES, FrameTimings
 from frontend_py.modelinputs import ModelInputs
-from frontend_py.modelsessions import SEGMENTATION_SQUARE, ModelSessions
+from frontend_py.modelsessions import SEGMENTATION_SQUARE, ModelSessions, mask_in_phases
 from frontend_py.onnxruntime import Provider
 from frontend_py.overlays import BY_NAME, Overlay
 from frontend_py.packedvideo import PackedVideo
@@ -210,7 +210,9 @@ class Pipeline:
             self.models.need(segmentation=self.remove_background, faces=self.overlay is not None)
 
     def _use_provider(self, provider: Provider) -> None:
-        """Before any model loads: WebGPU's models take tensors resampled on the GPU."""
+        """Before any model loads: WebGPU's models take tensors resampled on the GPU; the
+        wasm provider's segmentation gives its mask in planes."""
+        self.mask.use_phases(mask_in_phases(provider.name))
         if provider.name != "wasm":
             self.inputs.use_atlas(self.gl, self.mask.size)
 

@@ -175,6 +175,12 @@ FRAME_PRE = (
     "None outside the model: a camera frame as RGBA bytes (VideoFrame.copyTo format RGBA), any "
     "size. The graph resizes it (bilinear, stretched) to the model's input; the first "
     "convolution takes the 1/255 scale and gives alpha no weight.")
+PHASES_OUTPUT = {"range": [0.0, 1.0], "layout": "NCHW", "meaning":
+                 "person probability (sigmoid applied) of mask pixel (2i + r, 2j + c) at [0, 2r + c, i, j]"}
+PHASES_POST = (
+    "The mask of the original model, H x W, as four half-size planes: pixel (2i + r, 2j + c) is "
+    "plane 2r + c, row i, column j. Put each value back in its place (a depth-to-space), then as "
+    "the original: " + SEGMENTATION_POST[0].lower() + SEGMENTATION_POST[1:])
 CROP_INPUTS = [
     FRAME_INPUT,
     {"range": "frame pixels", "meaning": "region of the frame the crop reads: top, left, channel 0"},
@@ -192,7 +198,9 @@ for _name in ("selfie_segmentation", "selfie_segmentation_landscape"):
         **MODELS[_name],
         "task": MODELS[_name]["task"] + ", fed camera frames (RGBA bytes) as they come",
         "inputs": [FRAME_INPUT],
+        "outputs": [PHASES_OUTPUT],
         "preprocessing": FRAME_PRE,
+        "postprocessing": PHASES_POST,
         "take_frames": True,
     }
 for _name, _scale, _offset in (("face_landmark", 1 / 255, 0.0), ("face_detection_full_range", 2 / 255, -1.0)):
@@ -559,14 +567,62 @@ def slim_segmentation(model) -> tuple[int, int]:
     return pools, swapped
 
 
+def phase_output(model) -> None:
+    """End a segmentation graph before its full-size step. Its last ConvTranspose (kernel 2,
+    stride 2, one output channel) writes each pixel of its input as a 2x2 block of the mask:
+    that is a 1x1 Conv to four channels, one per pixel of the block (phase 2 * row parity +
+    column parity), then a depth-to-space. The graph keeps the Conv and the Sigmoid (a
+    per-pixel function, so it commutes with the rearrangement) and outputs `phases`
+    [1, 4, H/2, W/2]; whoever reads the mask puts each value back in its place (the GPU, in
+    frontend_py/personmask.py). The ConvTranspose at full size and the Transpose to NHWC go."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = model.graph
+    nodes = list(g.node)
+    (transpose_conv,) = [n for n in nodes if n.op_type == "ConvTranspose"]
+    to_nhwc, sigmoid = nodes[nodes.index(transpose_conv) + 1:]
+    assert to_nhwc.op_type == "Transpose" and sigmoid.op_type == "Sigmoid"
+    assert [o.name for o in g.output] == [sigmoid.output[0]]
+    attributes = {a.name: helper.get_attribute_value(a) for a in transpose_conv.attribute}
+    assert attributes["kernel_shape"] == [2, 2] and attributes["strides"] == [2, 2]
+    assert not any(attributes.get("pads", [0])) and attributes.get("group", 1) == 1
+    initializers = {t.name: t for t in g.initializer}
+    weights = numpy_helper.to_array(initializers[transpose_conv.input[1]])  # [in, 1, 2, 2]
+    bias = numpy_helper.to_array(initializers[transpose_conv.input[2]])
+    assert weights.shape[1:] == (1, 2, 2) and bias.shape == (1,)
+    phase_weights = np.stack([weights[:, 0, row, column] for row in (0, 1) for column in (0, 1)])
+    (output,) = g.output
+    _, height, width, _ = (d.dim_value for d in output.type.tensor_type.shape.dim)
+    nodes = nodes[:nodes.index(transpose_conv)] + [
+        helper.make_node("Conv", [transpose_conv.input[0], "phases_weights", "phases_bias"], ["phases_logits"],
+                         name="phases_conv", kernel_shape=[1, 1]),
+        helper.make_node("Sigmoid", ["phases_logits"], ["phases"], name="phases_sigmoid"),
+    ]
+    del g.node[:]
+    g.node.extend(nodes)
+    for name in transpose_conv.input[1:]:
+        g.initializer.remove(initializers[name])
+    g.initializer.extend([
+        numpy_helper.from_array(phase_weights[:, :, None, None].astype(np.float32), "phases_weights"),
+        numpy_helper.from_array(np.repeat(bias, 4).astype(np.float32), "phases_bias"),
+    ])
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("phases", TensorProto.FLOAT, [1, 4, height // 2, width // 2]))
+
+
 def take_crops(model, scale: float, offset: float) -> None:
     """Make an NHWC RGB float model (input: Transpose to NCHW, then the rest) sample its input
     out of a uint8 RGBA frame of any size: inputs `frame`, `region_start` and `region_end`
     (int32 [3]: the rows, columns and channels 0..3 that the crop can reach) and `to_region`
     (AffineGrid's theta [1, 2, 3]: the model input's normalised coordinates -> the region's).
     Only the region is converted to floats; GridSample then reads it (bilinear, zeros outside)
-    and the values are scaled to the model's range. AffineGrid needs opset 20; no op of these
-    graphs changed meaning between 17 and 20 (checked below)."""
+    and the values are scaled to the model's range. The region is cut out as whole RGBA pixels
+    (rows and columns) and its channels are picked after the transpose to NCHW, where they are
+    contiguous planes: a Slice that picks 3 of every 4 bytes copies them one pixel at a time,
+    which took longer than the landmarks' GridSample itself on onnxruntime-web's wasm provider.
+    AffineGrid needs opset 20; no op of these graphs changed meaning between 17 and 20
+    (checked below)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -576,16 +632,29 @@ def take_crops(model, scale: float, offset: float) -> None:
     assert {n.op_type for n in g.node} <= unchanged_since_17
     height, width, transpose = nhwc_rgb_input(model)
     constants = {
-        "crop_axes": np.array([1, 2, 3], np.int32),
+        "crop_pixel_axes": np.array([1, 2], np.int32),
+        "crop_channel_axis": np.array([1], np.int32),
+        # region_start and region_end are (row, column, channel): their first two entries
+        # bound the pixels, the last one the channels.
+        "crop_index_0": np.array([0], np.int32),
+        "crop_index_2": np.array([2], np.int32),
+        "crop_index_3": np.array([3], np.int32),
         "crop_size": np.array([1, 3, height, width], np.int64),
         "crop_scale": np.array(scale, np.float32),
         "crop_offset": np.array(offset, np.float32),
     }
     node = helper.make_node
     pre = [
-        node("Slice", ["frame", "region_start", "region_end", "crop_axes"], ["crop_region"], name="crop_slice"),
+        node("Slice", ["region_start", "crop_index_0", "crop_index_2"], ["crop_pixel_start"], name="crop_pixel_start"),
+        node("Slice", ["region_end", "crop_index_0", "crop_index_2"], ["crop_pixel_end"], name="crop_pixel_end"),
+        node("Slice", ["region_start", "crop_index_2", "crop_index_3"], ["crop_channel_start"], name="crop_channel_start"),
+        node("Slice", ["region_end", "crop_index_2", "crop_index_3"], ["crop_channel_end"], name="crop_channel_end"),
+        node("Slice", ["frame", "crop_pixel_start", "crop_pixel_end", "crop_pixel_axes"], ["crop_region"],
+             name="crop_slice"),
         node("Cast", ["crop_region"], ["crop_region_float"], name="crop_cast", to=TensorProto.FLOAT),
-        node("Transpose", ["crop_region_float"], ["crop_region_nchw"], name="crop_nchw", perm=[0, 3, 1, 2]),
+        node("Transpose", ["crop_region_float"], ["crop_region_planes"], name="crop_nchw", perm=[0, 3, 1, 2]),
+        node("Slice", ["crop_region_planes", "crop_channel_start", "crop_channel_end", "crop_channel_axis"],
+             ["crop_region_nchw"], name="crop_channels"),
         node("AffineGrid", ["to_region", "crop_size"], ["crop_grid"], name="crop_grid", align_corners=0),
         node("GridSample", ["crop_region_nchw", "crop_grid"], ["crop_sampled"], name="crop_sample",
              mode="linear", padding_mode="zeros", align_corners=0),
@@ -667,6 +736,9 @@ def build(name: str, spec: dict, work: Path, dest: Path) -> dict:
         take_frames(model)
         fixes.append("takes RGBA frames of any size: Resize, Transpose and DequantizeLinear in the graph, "
                      "1/255 and alpha folded into the first Conv")
+        phase_output(model)
+        fixes.append("ends before its last ConvTranspose (2x2, stride 2): a 1x1 Conv and the Sigmoid give "
+                     "the mask as four half-size phases")
     if spec.get("take_crops"):
         take_crops(model, *spec["take_crops"])
         fixes.append(f"samples its input out of RGBA frames: Slice, Cast, AffineGrid and GridSample "

@@ -206,6 +206,13 @@ def run_sampled(name: str, image: np.ndarray, to_frame: Affine, size: int) -> li
     })
 
 
+def from_phases(phases: np.ndarray) -> np.ndarray:
+    """A `_frame` segmentation's four half-size planes back as the original's NHWC mask:
+    pixel (2i + r, 2j + c) is plane 2r + c, row i, column j (models/README.md)."""
+    _, _, rows, columns = phases.shape
+    return phases[0].reshape(2, 2, rows, columns).transpose(2, 0, 3, 1).reshape(1, 2 * rows, 2 * columns, 1)
+
+
 @pytest.mark.parametrize("name,size", [("selfie_segmentation", (256, 256)),
                                        ("selfie_segmentation_landscape", (256, 144))])
 def test_segmentation_taking_frames_resizes_them_like_the_gpu(astronaut, name, size):
@@ -224,7 +231,9 @@ def test_segmentation_taking_frames_resizes_them_like_the_gpu(astronaut, name, s
     tensor = (f[y0, x0] * (1 - fx) * (1 - fy) + f[y0, x1] * fx * (1 - fy)
               + f[y1, x0] * (1 - fx) * fy + f[y1, x1] * fx * fy) / 255
     (want,) = run(name, tensor)
-    (got,) = session(f"{name}_frame").run(None, {"frame": rgba(frame)})
+    (phases,) = session(f"{name}_frame").run(None, {"frame": rgba(frame)})
+    assert phases.shape == (1, 4, height // 2, width // 2)
+    got = from_phases(phases)
     assert got.shape == want.shape
     assert np.abs(got - want).mean() < 1e-3
     both, either = ((got > 0.5) & (want > 0.5)).sum(), ((got > 0.5) | (want > 0.5)).sum()
