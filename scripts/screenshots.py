@@ -64,7 +64,8 @@ def main() -> None:
             guest.screenshot(path=str(ROOT / "docs" / "join.png"))
             guest.click("#join")
             host.wait_for_selector(".tile:not([data-self])[data-connected]", state="attached", timeout=30_000)
-            host.wait_for_timeout(4000)
+            # Her models load once the first frames have crossed; until then she is sent blurred.
+            host.wait_for_timeout(10_000)
             host.screenshot(path=str(ROOT / "docs" / "room.png"))
             host.click("[data-overlay='sunglasses']")
             guest.click("[data-overlay='crown']")
