@@ -521,7 +521,9 @@ class Room:
         tile.set_flag("muted", participant.muted)
         tile.set_flag("speaking", participant.speaking)
         tile.set_flag("connected", participant.state == "connected")
-        if participant.state == "connected" and tile.element.dataset.state != "connected" and self.pipeline is not None:
+        # A tile made for someone already connected (the stage was built after their link came
+        # up) has no data-state yet: dataset.state would raise.
+        if participant.state == "connected" and tile.element.getAttribute("data-state") != "connected" and self.pipeline is not None:
             self.pipeline.repeat_frame()
         tile.element.dataset.state = participant.state
         self._load_models_once_linked()
