@@ -11,7 +11,7 @@ One command. It
    files are read out of the zip) and the npm tarball ``@mediapipe/face_detection`` (``npm pack``)
    for the full-range face detector;
 3. converts each .tflite with ``python -m tf2onnx.convert --tflite X --output Y --opset 17``;
-4. applies two fixes to the ONNX graph:
+4. applies these fixes to the ONNX graph:
    - MediaPipe's custom ``Convolution2DTransposeBias`` (left unconverted by tf2onnx in the two
      segmentation models) becomes a standard ``ConvTranspose`` with bias; stride and padding come
      from the op's custom options in the .tflite flatbuffer, weights and bias from the op's
@@ -28,6 +28,9 @@ One command. It
      face models sample their rotated crop or letterbox out of it with ``GridSample``, given
      the frame region and the affine map (``take_crops``). The browser's wasm pipeline feeds
      them, so a frame needs no GPU round trip before inference;
+   - every ``Reshape`` to the shape its input already has goes, and every name inside the
+     graph is given by order of use (``drop_identity_reshapes``, ``canonicalize``): tf2onnx
+     leaves either in a different state from run to run;
 5. writes ``models/<name>.onnx``, the model card ``models/<name>.json`` (source, licence,
    inputs/outputs, preprocessing, sha256), and ``models/LICENSE`` (copied from the wheel).
 
@@ -429,30 +432,57 @@ def fix_prelu(model) -> int:
     return count
 
 
-def canonicalize(model) -> None:
-    """Rename what tf2onnx named with a run-dependent counter (``const_fold_opt__455``,
-    ``Transpose__307:0``) by order of first use, and order the initializers the same way,
-    so the same sources give the same bytes on every run."""
-    import re
+def drop_identity_reshapes(model) -> int:
+    """Remove each Reshape to the shape its input already has. tf2onnx's optimizer removes
+    some of these and not others, and which ones varies from run to run; without any, the
+    graph is the same every time (and does the same work, less a copy)."""
+    from onnx import numpy_helper, shape_inference
 
     g = model.graph
-    generated = re.compile(r"__\d+(:\d+)?$")
+    inferred = shape_inference.infer_shapes(model).graph
+    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+              for v in list(inferred.value_info) + list(inferred.input)}
+    consts = {t.name: numpy_helper.to_array(t).tolist() for t in g.initializer}
+    outputs = {v.name for v in g.output}
+    replaced: dict[str, str] = {}
+    kept = []
+    for node in g.node:
+        node.input[:] = [replaced.get(n, n) for n in node.input]
+        shape = shapes.get(node.input[0])
+        if (node.op_type == "Reshape" and node.output[0] not in outputs
+                and shape is not None and consts.get(node.input[1]) == shape):
+            replaced[node.output[0]] = node.input[0]
+        else:
+            kept.append(node)
+    del g.node[:]
+    g.node.extend(kept)
+    used = {n for node in g.node for n in node.input}
+    unused = [t for t in g.initializer if t.name not in used]
+    for t in unused:
+        g.initializer.remove(t)
+    stale = [v for v in g.value_info if v.name in replaced]
+    for v in stale:
+        g.value_info.remove(v)
+    return len(replaced)
+
+
+def canonicalize(model) -> None:
+    """Name every tensor and node inside the graph by order of first use, and order the
+    initializers the same way, so the same sources give the same bytes on every run: tf2onnx
+    numbers the names it makes (``const_fold_opt__455``) and deduplicates the .tflite's own
+    (``max_pooling2d_5`` or ``_7``) in an order that varies between runs and machines."""
+    g = model.graph
     io = {v.name for v in list(g.input) + list(g.output)}
     inits = {t.name for t in g.initializer}
     mapping: dict[str, str] = {}
     for node in g.node:
         for name in list(node.input) + list(node.output):
-            if not name or name in mapping or name in io:
-                continue
-            if name in inits:
-                mapping[name] = f"const_{len(mapping)}"
-            elif generated.search(name):
-                mapping[name] = f"t_{len(mapping)}"
+            if name and name not in mapping and name not in io:
+                mapping[name] = f"{'const' if name in inits else 't'}_{len(mapping)}"
     for i, node in enumerate(g.node):
         node.input[:] = [mapping.get(n, n) for n in node.input]
         node.output[:] = [mapping.get(n, n) for n in node.output]
-        if not node.name or generated.search(node.name):
-            node.name = f"{node.op_type}_{i}"
+        node.name = f"{node.op_type}_{i}"
     for t in g.initializer:
         t.name = mapping.get(t.name, t.name)
     order = {new: i for i, new in enumerate(mapping.values())}
@@ -727,6 +757,9 @@ def build(name: str, spec: dict, work: Path, dest: Path) -> dict:
                       if n.domain not in ("", "ai.onnx") or not onnx.defs.has(n.op_type)})
     if unknown:
         raise SystemExit(f"{name}: non-standard ops remain after the fixes: {unknown}")
+    if drop_identity_reshapes(model):
+        # Not counted: how many tf2onnx left is what varies between runs.
+        fixes.append("each Reshape to the shape it already has removed")
     canonicalize(model)
     if spec.get("take_frames"):
         pools, swapped = slim_segmentation(model)
