@@ -263,11 +263,16 @@ class Pipeline:
         timings["preprocess"] = clock() - begin
         segmented: asyncio.Future[list[Any]] | None = None
         if segmenter is not None:
-            segmented = asyncio.ensure_future(self._timed(segmenter.run(inputs.segmentation()), "segmentation", timings))
+            run = self._timed(segmenter.run(inputs.segmentation()), "segmentation", timings)
             if segmenter.in_worker:
+                segmented = asyncio.ensure_future(run)
                 await asyncio.sleep(0)  # posted to the worker: the face models run here meanwhile
             else:
-                await segmented  # one instance runs one model at a time
+                # One instance runs one model at a time. Awaited here, not as a task: a task
+                # costs two more turns of the page's event loop (to start it, then to resume
+                # this frame), each behind whatever else the page has queued.
+                segmented = asyncio.get_running_loop().create_future()
+                segmented.set_result(await run)
         faces: list[Face] = []
         try:
             if track:
