@@ -51,7 +51,8 @@ class Pipeline:
         # packed frames are read back into a canvas in memory that is captured (packedvideo.py).
         self.gl = webgl.context(h("canvas"), alpha=False)
         self.quad = webgl.unit_quad(self.gl)
-        self.frame_texture = webgl.VideoTexture(self.gl, planar=webgl.software_renderer(self.gl))
+        self.software_gpu = webgl.software_renderer(self.gl)
+        self.frame_texture = webgl.VideoTexture(self.gl, planar=self.software_gpu)
         self.packer = Packer(self.gl, self.frame_texture)
         self.output = PackedVideo(self.packer, lambda pixels: self.on_packed(pixels))
         self.width = self.height = 0
@@ -226,6 +227,8 @@ class Pipeline:
     async def _run(self) -> None:
         last = -FRAME_SLACK_MS - 1000.0
         while self.running:
+            if self.software_gpu:
+                await self._gpu_finished()
             await self.feed.source.next_frame()
             if not self.running:
                 break
@@ -242,6 +245,13 @@ class Pipeline:
                 js.console.error(f"pipeline frame: {exc}")
                 await asyncio.sleep(0.1)
             self._update_notice()
+
+    async def _gpu_finished(self) -> None:
+        """Until the GPU has finished the last packed frame. A software GPU rasterises on the
+        cores the models run on: left to run beside the next frame's models, it slowed
+        segmentation by about half (2 cores, SwiftShader), so the next frame waits for it."""
+        while self.packed.busy and self.running:
+            await asyncio.sleep(webgl.PixelReader.POLL_S)
 
     def _update_notice(self) -> None:
         notice = self.privacy.notice(js.performance.now() / 1000)
