@@ -159,8 +159,7 @@ class Pipeline:
             # afresh, and the first frame goes out blurred until this camera's own mask exists.
             self.face_models.forget()
             self.privacy.set_removal(self.privacy.remove_background)
-            while self.packed.busy:  # the old camera's last frame is still on its way out
-                await asyncio.sleep(webgl.PixelReader.POLL_S)
+            await self.packed.idle()  # the old camera's last frame is still on its way out
             if self._fit_camera():
                 self.on_resized(self.packed.width, self.packed.height)
             self.feed.take_tracks(camera)
@@ -228,7 +227,10 @@ class Pipeline:
         last = -FRAME_SLACK_MS - 1000.0
         while self.running:
             if self.software_gpu:
-                await self._gpu_finished()
+                # A software GPU rasterises on the cores the models run on: left to run beside
+                # the next frame's models, it made segmentation up to 1.5x as long (2 cores,
+                # SwiftShader), so the next frame waits for it.
+                await self.packed.idle()
             await self.feed.source.next_frame()
             if not self.running:
                 break
@@ -245,13 +247,6 @@ class Pipeline:
                 js.console.error(f"pipeline frame: {exc}")
                 await asyncio.sleep(0.1)
             self._update_notice()
-
-    async def _gpu_finished(self) -> None:
-        """Until the GPU has finished the last packed frame. A software GPU rasterises on the
-        cores the models run on: left to run beside the next frame's models, it slowed
-        segmentation by about half (2 cores, SwiftShader), so the next frame waits for it."""
-        while self.packed.busy and self.running:
-            await asyncio.sleep(webgl.PixelReader.POLL_S)
 
     def _update_notice(self) -> None:
         notice = self.privacy.notice(js.performance.now() / 1000)
@@ -271,25 +266,26 @@ class Pipeline:
         crops = self.face_models.crops() if track else []
         inputs.prepare(segmenter is not None, crops, self.width, self.height)
         timings["preprocess"] = clock() - begin
-        segmented: asyncio.Future[list[Any]] | None = None
+        mask: Any = None
+        in_worker: asyncio.Future[list[Any]] | None = None
         if segmenter is not None:
             run = self._timed(segmenter.run(inputs.segmentation()), "segmentation", timings)
             if segmenter.in_worker:
-                segmented = asyncio.ensure_future(run)
+                in_worker = asyncio.ensure_future(run)
                 await asyncio.sleep(0)  # posted to the worker: the face models run here meanwhile
             else:
                 # One instance runs one model at a time. Awaited here, not as a task: a task
                 # costs two more turns of the page's event loop (to start it, then to resume
                 # this frame), each behind whatever else the page has queued.
-                segmented = asyncio.get_running_loop().create_future()
-                segmented.set_result(await run)
+                mask = await self._mask(run)
         faces: list[Face] = []
         try:
             if track:
                 work = self.face_models.track(models.detector, models.landmarker, crops, self.width, self.height)
                 faces = await self._timed(work, "face", timings)
         finally:
-            mask = await self._mask(segmented) if segmented is not None else None
+            if in_worker is not None:
+                mask = await self._mask(in_worker)
         started = clock()
         if mask is not None:
             self.mask.update(mask)
@@ -305,7 +301,7 @@ class Pipeline:
         timings["at"] = begin
         self.frame_timings.add(timings)
 
-    async def _mask(self, segmented: asyncio.Future[list[Any]]) -> Any:
+    async def _mask(self, segmented: Awaitable[list[Any]]) -> Any:
         """The segmentation's output; None when it failed, and this frame goes out without a mask."""
         try:
             return (await segmented)[0]

@@ -351,6 +351,11 @@ class PixelReader:
         """A read is in flight: a new one would make the browser throw its fast path away."""
         return self.fence is not None
 
+    async def idle(self) -> None:
+        """Until no read is in flight: the GPU has finished the frame last read."""
+        while self.busy:
+            await asyncio.sleep(self.POLL_S)
+
     def read(self) -> None:
         gl = self.gl
         self.target.bind()
