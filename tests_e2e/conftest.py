@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -251,8 +252,15 @@ def fake_media(tmp_path_factory: pytest.TempPathFactory) -> FakeMedia:
 # (`pytest tests_e2e tests`). Package scope closes it when the run leaves tests_e2e/.
 @pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
+    # Playwright passes Chromium's own stderr on with DEBUG=pw:browser, into the captured output
+    # of the test running then: a renderer that crashes ("Target crashed") leaves its last words
+    # (a failed CHECK, out of memory) in the failing test's report. Set for the driver alone.
+    with mock.patch.dict(os.environ, DEBUG="pw:browser"):
+        pw = sync_playwright().start()
+    try:
         yield pw
+    finally:
+        pw.stop()
 
 
 @pytest.fixture(scope="package")
