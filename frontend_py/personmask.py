@@ -89,6 +89,7 @@ class PersonMask:
         """Whether the model's outputs come as four half-size planes (models/README.md), before the first."""
         if phases != self.phases:
             self.phases = phases
+            self.program.delete()
             self.program = webgl.Program(self.gl, REFINE_FRAGMENT, defines=("PHASES",) if phases else ())
 
     def update(self, mask: Any) -> None:

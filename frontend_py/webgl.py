@@ -100,6 +100,7 @@ class Program:
             if not gl.getShaderParameter(shader, gl.COMPILE_STATUS):
                 raise WebGLUnavailable(str(gl.getShaderInfoLog(shader)))
             gl.attachShader(self.program, shader)
+            gl.deleteShader(shader)  # only marked: it goes with the program
         gl.bindAttribLocation(self.program, 0, "corner")
         gl.linkProgram(self.program)
         if not gl.getProgramParameter(self.program, gl.LINK_STATUS):
@@ -126,6 +127,9 @@ class Program:
                 gl.uniform4f(location, *value)
             else:
                 gl.uniformMatrix3fv(location, False, js.Float32Array.new(value))
+
+    def delete(self) -> None:
+        self.gl.deleteProgram(self.program)
 
 
 def unit_quad(gl: Any) -> Any:
