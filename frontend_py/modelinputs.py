@@ -155,8 +155,8 @@ class ModelInputs:
     def segmentation(self) -> Tensor:
         if self.atlas is not None:
             return self.atlas.segmentation.tensor()
-        picture = self.frame.picture
-        return self.frame.rgba, [1, picture.height, picture.width, 4], "uint8"
+        width, height = self.frame.rgba_size
+        return self.frame.rgba, [1, height, width, 4], "uint8"
 
     def detector(self, letterbox: Affine, width: int, height: int) -> list[Tensor]:
         """The detector's inputs: the frame letterboxed into its square input."""
@@ -177,7 +177,7 @@ class ModelInputs:
     def sampled(self, to_frame: Affine, size: int) -> list[Tensor]:
         """The inputs of a model that samples its size x size input out of the frame. It is
         given only the rows of the frame its region spans (onnxruntime copies what it is given)."""
-        width, height = self.frame.picture.width, self.frame.picture.height
+        width, height = self.frame.rgba_size
         feed = sampling(to_frame, size, size, width, height)
         (top, left, first), (bottom, right, last) = feed.region_start, feed.region_end
         rows = self.frame.rgba.subarray(top * width * 4, bottom * width * 4)

@@ -7,6 +7,7 @@ handles to them (and reads the few numbers it needs, such as landmark coordinate
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,7 +186,7 @@ class SharedBinary:
 
 
 class Session:
-    """A model; `run` takes its inputs in order, each as (typed array, shape, dtype), and returns
+    """A model; `run` takes its inputs in order, each as (typed array, shape, dtype), and gives
     its outputs' typed arrays in order."""
 
     def __init__(self, ort: Any, session: Any, in_worker: bool = False) -> None:
@@ -193,11 +194,16 @@ class Session:
         self.input_names = [str(name) for name in session.inputNames]
         self.output_names = [str(name) for name in session.outputNames]
 
-    async def run(self, *inputs: tuple[Any, list[int], str]) -> list[Any]:
+    def run(self, *inputs: tuple[Any, list[int], str]) -> Awaitable[list[Any]]:
+        """Start the run now, and give what to await for its outputs: a worker's instance has
+        been posted the inputs when this returns, so the page can do other work meanwhile."""
         feeds = js.Object.new()
         for name, (data, shape, dtype) in zip(self.input_names, inputs, strict=True):
             if self.in_worker:  # its buffer is transferred to the worker: a copy leaves ours whole
                 data = data.slice()
             setattr(feeds, name, self.ort.Tensor.new(dtype, data, to_js(shape)))
-        results = await self.session.run(feeds)
+        return self._outputs(self.session.run(feeds))
+
+    async def _outputs(self, running: Any) -> list[Any]:
+        results = await running
         return [js.Reflect.get(results, name).data for name in self.output_names]

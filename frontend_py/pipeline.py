@@ -28,7 +28,7 @@ from frontend_py.facetracking import Face
 from frontend_py.frametimings import STAGES, FrameTimings
 from frontend_py.modelinputs import ModelInputs
 from frontend_py.modelsessions import SEGMENTATION_SQUARE, ModelSessions, mask_in_phases
-from frontend_py.onnxruntime import Provider
+from frontend_py.onnxruntime import Provider, Session
 from frontend_py.overlays import BY_NAME, Overlay
 from frontend_py.packedvideo import PackedVideo
 from frontend_py.packing import Packer
@@ -258,34 +258,33 @@ class Pipeline:
         clock = js.performance.now
         timings: dict[str, float] = {}
         begin = clock()
-        models, inputs = self.models, self.inputs
+        models, inputs, frame = self.models, self.inputs, self.frame_texture
         segmenter = models.segmenter if self.remove_background else None
         track = self.overlay is not None and models.detector is not None and models.landmarker is not None
-        if not await self.frame_texture.upload(self.feed.source.element, keep_rgba=inputs.from_bytes and (segmenter is not None or track)):
+        keep_rgba = inputs.from_bytes and (segmenter is not None or track)
+        if not await frame.take(self.feed.source.element, keep_rgba=keep_rgba):
             return
-        crops = self.face_models.crops() if track else []
-        inputs.prepare(segmenter is not None, crops, self.width, self.height)
-        timings["preprocess"] = clock() - begin
+        in_worker = segmenter is not None and segmenter.in_worker
+        # The worker's segmentation is the frame's longest step: it is posted as soon as the
+        # frame's bytes exist, before anything else of the frame, and the page works meanwhile.
+        segmenting = self._segment(segmenter, timings) if in_worker else None
         mask: Any = None
-        in_worker: asyncio.Future[list[Any]] | None = None
-        if segmenter is not None:
-            run = self._timed(segmenter.run(inputs.segmentation()), "segmentation", timings)
-            if segmenter.in_worker:
-                in_worker = asyncio.ensure_future(run)
-                await asyncio.sleep(0)  # posted to the worker: the face models run here meanwhile
-            else:
-                # One instance runs one model at a time. Awaited here, not as a task: a task
-                # costs two more turns of the page's event loop (to start it, then to resume
-                # this frame), each behind whatever else the page has queued.
-                mask = await self._mask(run)
         faces: list[Face] = []
         try:
+            if keep_rgba:
+                frame.upload_rgba()
+            crops = self.face_models.crops() if track else []
+            inputs.prepare(segmenter is not None, crops, self.width, self.height)
+            timings["preprocess"] = clock() - begin
+            if segmenter is not None and not in_worker:
+                # One instance runs one model at a time: the page's runs segmentation, then faces.
+                mask = await self._mask(self._segment(segmenter, timings))
             if track:
                 work = self.face_models.track(models.detector, models.landmarker, crops, self.width, self.height)
                 faces = await self._timed(work, "face", timings)
         finally:
-            if in_worker is not None:
-                mask = await self._mask(in_worker)
+            if in_worker:
+                mask = await self._mask(segmenting)
         started = clock()
         if mask is not None:
             self.mask.update(mask)
@@ -301,20 +300,41 @@ class Pipeline:
         timings["at"] = begin
         self.frame_timings.add(timings)
 
-    async def _mask(self, segmented: Awaitable[list[Any]]) -> Any:
-        """The segmentation's output; None when it failed, and this frame goes out without a mask."""
+    def _segment(self, segmenter: Session, timings: dict[str, float]) -> Awaitable[list[Any]] | None:
+        """Start segmenting this frame (a worker's instance has been posted it when this
+        returns), for `_mask` to await; None when it could not even start."""
         try:
-            return (await segmented)[0]
+            return self._timed(segmenter.run(self.inputs.segmentation()), "segmentation", timings)
         except Exception as exc:  # noqa: BLE001 (the frame goes out masked by the privacy fallback)
-            js.console.error(f"segmentation: {exc}")
-            self.privacy.frame_failed()
+            self._segmentation_failed_once(exc)
             return None
 
-    async def _timed(self, work: Awaitable[T], stage: str, timings: dict[str, float]) -> T:
+    async def _mask(self, segmenting: Awaitable[list[Any]] | None) -> Any:
+        """The segmentation's output; None when it failed, and this frame goes out without a mask.
+        Awaited directly, never as a task: a task costs more turns of the page's event loop (to
+        start it, then to resume this frame), each behind whatever else the page has queued."""
+        if segmenting is None:
+            return None
+        try:
+            return (await segmenting)[0]
+        except Exception as exc:  # noqa: BLE001 (the frame goes out masked by the privacy fallback)
+            self._segmentation_failed_once(exc)
+            return None
+
+    def _segmentation_failed_once(self, exc: Exception) -> None:
+        js.console.error(f"segmentation: {exc}")
+        self.privacy.frame_failed()
+
+    def _timed(self, work: Awaitable[T], stage: str, timings: dict[str, float]) -> Awaitable[T]:
+        """`work`, timed from now (a run already under way counts from its start) to its result."""
         started = js.performance.now()
-        result = await work
-        timings[stage] = js.performance.now() - started
-        return result
+
+        async def timed() -> T:
+            result = await work
+            timings[stage] = js.performance.now() - started
+            return result
+
+        return timed()
 
     def still(self) -> tuple[Any, int, int]:
         """The latest frame as our cut-out at the camera's full size (what a photo shows of

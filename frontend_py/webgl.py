@@ -200,7 +200,8 @@ class VideoTexture:
     asynchronously) and uploaded as they are (~0.8 ms); the shader converts.
 
     `upload(video, keep_rgba=True)` copies the frame out as RGBA bytes instead, kept in `rgba`
-    for work on the CPU (a model that takes frames), and uploads those."""
+    for work on the CPU (a model that takes frames), and uploads those; `take` and `upload_rgba`
+    do the same in two steps, so that work on the bytes elsewhere can start before the upload."""
 
     def __init__(self, gl: Any, planar: bool) -> None:
         self.gl = gl
@@ -209,12 +210,21 @@ class VideoTexture:
         self.picture, self.plane_u, self.plane_v = Texture(gl), Texture(gl), Texture(gl)
         self.buffer: Any = None
         self.rgba: Any = None  # the last frame's bytes, top row first, when kept
+        self.rgba_size = (0, 0)  # their width and height
         self.rgba_copy = js_object({"format": "RGBA"})  # VideoFrame.copyTo options
         self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
 
     async def upload(self, video: Any, keep_rgba: bool = False) -> bool:
         """Take the video's current frame; nothing while it has none (a new or stalled video).
         True when a frame was taken."""
+        if not await self.take(video, keep_rgba):
+            return False
+        if keep_rgba:
+            self.upload_rgba()
+        return True
+
+    async def take(self, video: Any, keep_rgba: bool = False) -> bool:
+        """`upload`, except that the bytes kept with `keep_rgba` are left for `upload_rgba`."""
         width, height = int(video.videoWidth), int(video.videoHeight)
         if not width or int(video.readyState) < HAVE_CURRENT_DATA:
             return False
@@ -228,7 +238,7 @@ class VideoTexture:
             return False
         try:
             if keep_rgba:
-                await self._upload_rgba(frame)
+                await self._copy_rgba(frame)
             elif str(frame.format) == "I420":
                 await self._upload_planes(frame)
             else:  # anything else (NV12, RGBX...) the usual way
@@ -237,13 +247,16 @@ class VideoTexture:
             frame.close()
         return True
 
-    async def _upload_rgba(self, frame: Any) -> None:
+    async def _copy_rgba(self, frame: Any) -> None:
         size = int(frame.allocationSize(self.rgba_copy))
         if self.rgba is None or self.rgba.length != size:
             self.rgba = js.Uint8Array.new(size)
         await frame.copyTo(self.rgba, self.rgba_copy)
-        width, height = int(frame.visibleRect.width), int(frame.visibleRect.height)
-        self.picture.upload_pixels(self.rgba, width, height)
+        self.rgba_size = int(frame.visibleRect.width), int(frame.visibleRect.height)
+
+    def upload_rgba(self) -> None:
+        """Upload the bytes `take` kept."""
+        self.picture.upload_pixels(self.rgba, *self.rgba_size)
         self.planar = False
 
     async def _upload_planes(self, frame: Any) -> None:
