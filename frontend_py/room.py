@@ -282,23 +282,19 @@ class Room:
             if participant_id in self.mesh.participants:  # not someone who has left meanwhile
                 deferred()
         self._before_stage.clear()
-        self._links_changed()
+        self._load_models_once_linked()
         publish_hook("clovStage", self._stage_report)
         publish_hook("clovCutout", self._cutout_png)
         publish_hook("clovStagePng", self.stage.png)
         publish_hook("clovCapture", lambda: json.dumps({**self.capture.report(), "clips": self.clips.report()}))
 
-    def _links_changed(self) -> None:
-        """The stage is paced while a link is being made (stage.LINKING_FRAME_INTERVAL_MS); the
-        rest of the screen and the models come once every link is up and each friend connected
-        shows here (their first frame played)."""
-        linking = any(
+    def _load_models_once_linked(self) -> None:
+        """Once every link is up and each friend connected shows here (their first frame played)."""
+        if self._models_asked or any(
             participant.state in ("new", "connecting")
             or (participant.state == "connected" and not self._playing(participant_id))
             for participant_id, participant in self.mesh.participants.items()
-        )
-        self.stage.pace_for_linking(linking)
-        if linking or self._models_asked:
+        ):
             return
         self._models_asked = True
         spawn(self._after_links())
@@ -543,10 +539,9 @@ class Room:
                 self.clips.peer_left(participant_id)
                 self.sync.peer_left(participant_id)
             self._layout()
-            self._links_changed()
             return
         if tile is None:
-            tile = self.tiles[participant_id] = Tile(participant_id, participant.name, is_self=False, on_playing=self._links_changed)
+            tile = self.tiles[participant_id] = Tile(participant_id, participant.name, is_self=False, on_playing=self._load_models_once_linked)
             self.roster.append(tile.element)
             self.sync.participants_changed()
             self._layout()
@@ -562,7 +557,7 @@ class Room:
         if participant.state == "connected" and tile.element.getAttribute("data-state") != "connected" and self.pipeline is not None:
             self.pipeline.repeat_frame()
         tile.element.dataset.state = participant.state
-        self._links_changed()
+        self._load_models_once_linked()
 
     def _layout(self) -> None:
         if self.pipeline is not None:

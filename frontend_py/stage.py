@@ -27,12 +27,6 @@ from frontend_py.ui import t
 SIZES = {"16:9": (1280, 720), "3:4": (720, 960)}
 STICKER_SCALE = 0.25
 FRAME_INTERVAL_MS = 1000 / 30  # redraws are capped: the stage changes at most at camera rate
-# On a software GPU the compositor reads each stage frame shown back on the page's thread
-# (35-45 ms a frame on a small machine): while a link to a friend is being made, for
-# LINKING_SLOW_MS at most, the stage is redrawn at most this often, so that those read-backs do
-# not hold back the link's offer, answer and candidates, nor the friend's first frame.
-LINKING_FRAME_INTERVAL_MS = 1000 / 6
-LINKING_SLOW_MS = 3000.0
 
 
 class Stage:
@@ -56,7 +50,6 @@ class Stage:
         self.selected: str | None = None
         self.dirty = True
         self.last_draw = 0.0
-        self.slow_until = 0.0  # performance.now() until which redraws are paced for a link (software GPU)
         self.draw_times: list[float] = []
         self.selection = SelectionOverlay(self._set_opacity, self.restack, self.delete_selected)
         self.frame = h("div", {"class": "stage-frame"}, self.canvas, self.selection.svg, self.selection.toolbar)
@@ -163,16 +156,8 @@ class Stage:
             self.frame.dataset.aspect = self.layout.stage().aspect
             self.dirty = True
 
-    def pace_for_linking(self, linking: bool) -> None:
-        """Whether a link to a friend is being made (see LINKING_FRAME_INTERVAL_MS)."""
-        if not linking:
-            self.slow_until = 0.0
-        elif not self.slow_until:
-            self.slow_until = js.performance.now() + LINKING_SLOW_MS
-
     def _animation_frame(self, now: float) -> None:
-        interval = LINKING_FRAME_INTERVAL_MS if self.software and now < self.slow_until else FRAME_INTERVAL_MS
-        if self.dirty and now - self.last_draw >= interval - 2 and not self.gl.isContextLost():
+        if self.dirty and now - self.last_draw >= FRAME_INTERVAL_MS - 2 and not self.gl.isContextLost():
             self.last_draw = now
             self.dirty = False
             started = js.performance.now()
