@@ -36,15 +36,6 @@ class BackgroundPanel:
         self.progress = h("progress", {"id": "background-progress", "max": "100", "value": "0", "hidden": True})
         self.error = h("p", {"id": "background-error", "class": "error-text", "role": "alert", "hidden": True})
         self.presets = h("div", {"class": "background-presets"})
-        for name in backgrounds.PRESETS:
-            swatch = backgrounds.paint(name, *SWATCH)
-            button = h(
-                "button",
-                {"class": "background-choice", "type": "button", "data-background": name, "title": t(f"background.{name}"), "aria-label": t(f"background.{name}")},
-                h("img", {"src": swatch.toDataURL(), "alt": ""}),
-            )
-            on(button, "click", lambda _, name=name: self._choose(name))
-            self.presets.append(button)
         aspect = h("select", {"id": "aspect", "aria-label": t("aspect.label")})
         for value in SIZES:
             aspect.append(h("option", {"value": value}, value))
@@ -65,6 +56,20 @@ class BackgroundPanel:
         on(stage.frame, "dragover", self._drag_over)
         on(stage.frame, "dragleave", lambda _: stage.frame.classList.remove("dropping"))
         on(stage.frame, "drop", self._dropped)
+
+    def add_presets(self) -> None:
+        """The preset buttons, each with its swatch painted: apart from the panel, which the
+        room makes while its links negotiate, so that painting waits until they are up."""
+        for name in backgrounds.PRESETS:
+            swatch = backgrounds.paint(name, *SWATCH)
+            button = h(
+                "button",
+                {"class": "background-choice", "type": "button", "data-background": name, "title": t(f"background.{name}"), "aria-label": t(f"background.{name}")},
+                h("img", {"src": swatch.toDataURL(), "alt": ""}),
+            )
+            on(button, "click", lambda _, name=name: self._choose(name))
+            self.presets.append(button)
+        self.sync()
 
     def _choose(self, background: str) -> None:
         self.stage.edit(STAGE, {"background": background})

@@ -21,15 +21,22 @@ class InvitePanel:
         share = text("button", "invite.share", {"id": "share-invite", "class": "button secondary", "type": "button"})
         share.hidden = not hasattr(js.navigator, "share")
         on(share, "click", self._share)
+        self.code = h("img", {"id": "invite-qr", "class": "invite-qr"})
         self.element = h(
             "section",
             {"class": "panel invite-panel"},
             text("h2", "invite.title"),
-            h("img", {"id": "invite-qr", "class": "invite-qr", "src": qr_data_uri(link), "alt": t("invite.qr_alt")}),
+            self.code,
             text("p", "invite.scan", {"class": "hint"}),
             h("div", {"class": "invite-row"}, field, copy_button(lambda: link, "copy-invite-link")),
             share,
         )
+
+    def draw_code(self) -> None:
+        """The QR code: apart from the panel, as encoding it takes a tenth of a second of the
+        page's thread on a small machine (the room draws it once its links are up)."""
+        self.code.src = qr_data_uri(self.link)
+        self.code.alt = t("invite.qr_alt")  # not before: an image without a picture shows its alt text
 
     def _share(self, _: Any) -> Any:
         # Asked within the click itself: Safari shares only from the event's own task.

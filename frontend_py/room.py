@@ -127,17 +127,23 @@ class Tile:
         self.element.remove()
 
 
-def sticker_tray(stage: Stage) -> Any:
-    tray = h("div", {"id": "stickers", "class": "sticker-tray"})
-    for overlay in CATALOGUE:
-        button = h(
-            "button",
-            {"class": "sticker-choice", "type": "button", "data-sticker": overlay.name, "title": t(f"overlay.{overlay.name}"), "aria-label": t(f"overlay.{overlay.name}")},
-            h("img", {"src": here().app(f"frontend_py/overlays/{overlay.name}.svg"), "alt": ""}),
-        )
-        on(button, "click", lambda _, name=overlay.name: stage.add_sticker(name))
-        tray.append(button)
-    return h("section", {"class": "panel"}, text("h2", "stickers.title"), tray)
+class StickerTray:
+    """The stickers panel; its buttons come with `add_stickers`."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.tray = h("div", {"id": "stickers", "class": "sticker-tray"})
+        self.element = h("section", {"class": "panel"}, text("h2", "stickers.title"), self.tray)
+
+    def add_stickers(self) -> None:
+        for overlay in CATALOGUE:
+            button = h(
+                "button",
+                {"class": "sticker-choice", "type": "button", "data-sticker": overlay.name, "title": t(f"overlay.{overlay.name}"), "aria-label": t(f"overlay.{overlay.name}")},
+                h("img", {"src": here().app(f"frontend_py/overlays/{overlay.name}.svg"), "alt": ""}),
+            )
+            on(button, "click", lambda _, name=overlay.name: self.stage.add_sticker(name))
+            self.tray.append(button)
 
 
 class Room:
@@ -169,6 +175,8 @@ class Room:
         self.devices: DeviceChoice | None = None
         self._before_stage: list[tuple[str, Callable[[], None]]] = []
         self._models_asked = False
+        self._later: list[Callable[[], None]] = []  # the parts of the screen made once the links are up
+        self._shown = asyncio.Event()  # the room screen is up (its parts to make later are known)
 
     async def open(self, progress: Progress) -> None:
         """Raises EnterFailed for what a retry may fix (its resources released, the camera
@@ -237,6 +245,7 @@ class Room:
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.backgrounds.element.append(
             AIBackground(self.room, self.token, self.backgrounds.take, lambda: self.stage.layout.stage().aspect).element)
+        self._later.append(self.backgrounds.add_presets)
         self.capture = Capture(
             own_id, self.mesh, layout, self.stage.renderer, self.pipeline, self.gallery, self._names,
             clock_skew_ms=diagnostic_number("clock-skew-ms"),
@@ -288,22 +297,40 @@ class Room:
         ):
             return
         self._models_asked = True
-        spawn(self._load_models_after_paint())
+        spawn(self._after_links())
 
     def _playing(self, participant_id: str) -> bool:
         tile = self.tiles.get(participant_id)
         return tile is not None and tile.playing
 
-    async def _load_models_after_paint(self) -> None:
+    async def _after_links(self) -> None:
         """After the next paint: the frame `repeat_frame` put into the captured canvas for the
-        friends just connected is taken then, and is on its way before onnxruntime holds the page."""
+        friends just connected is taken then, and is on its way before the parts of the screen
+        left for later are made and onnxruntime holds the page."""
         await js.Promise.new(create_once_callable(lambda resolve, _reject: js.requestAnimationFrame(resolve)))
-        await asyncio.sleep(GIVE_WAY_S)
-        self._load_models()
+        try:
+            await self._make_later()
+        finally:
+            self._load_models()
 
     async def _load_models_at_latest(self) -> None:
         await asyncio.sleep(MODELS_AT_LATEST_S)
-        self._load_models()
+        try:
+            await self._make_later()
+        finally:
+            self._load_models()
+
+    async def _make_later(self) -> None:
+        """The parts of the room screen left for once the links are up, one task each: what it
+        shows that nobody needs in its first second (the background presets' swatches, the
+        sticker tray, the invite's QR code). Made with the screen, they took a quarter of a
+        second of this thread on a small machine, in tasks that held back the links' offer,
+        answer and candidates (bench/join.py --trace)."""
+        await self._shown.wait()
+        await asyncio.sleep(GIVE_WAY_S)
+        while self._later:
+            self._later.pop(0)()
+            await asyncio.sleep(GIVE_WAY_S)
 
     def _load_models(self) -> None:
         if self.pipeline is not None and self.pipeline.running:
@@ -361,18 +388,21 @@ class Room:
             sheets.opener("more", "bar.more", "more", "open-more"),
             leave,
         )
+        invite = InvitePanel(link)
+        stickers = StickerTray(self.stage)
+        self._later += [stickers.add_stickers, invite.draw_code]
         await asyncio.sleep(GIVE_WAY_S)
         side = h(
             "aside",
             {"class": "side"},
             sheets.adopt("people", h("section", {"class": "panel"}, text("h2", "roster.label"), self.roster, self.alone)),
-            sheets.adopt("invite", InvitePanel(link).element),
+            sheets.adopt("invite", invite.element),
             sheets.adopt("gallery", self.gallery.element),
             self.clips.progress,
             self.clips.error,
             self.capture.controls.strip_panel,
             sheets.adopt("background", self.backgrounds.element),
-            sheets.adopt("stickers", sticker_tray(self.stage)),
+            sheets.adopt("stickers", stickers.element),
             sheets.adopt("devices", self.devices.element) if self.devices is not None else None,
             self.diagnostics.element if self.diagnostics is not None else None,
         )
@@ -421,6 +451,7 @@ class Room:
         sheets.place()
         self.backgrounds.sync()
         self._layout()
+        self._shown.set()
 
     async def _switch_microphone(self, microphone_id: str) -> None:
         try:
