@@ -308,17 +308,13 @@ class Room:
         friends just connected is taken then, and is on its way before the parts of the screen
         left for later are made and onnxruntime holds the page."""
         await js.Promise.new(create_once_callable(lambda resolve, _reject: js.requestAnimationFrame(resolve)))
-        try:
-            await self._make_later()
-        finally:
-            self._load_models()
+        await self._make_later()
+        self._load_models()
 
     async def _load_models_at_latest(self) -> None:
         await asyncio.sleep(MODELS_AT_LATEST_S)
-        try:
-            await self._make_later()
-        finally:
-            self._load_models()
+        await self._make_later()
+        self._load_models()
 
     async def _make_later(self) -> None:
         """The parts of the room screen left for once the links are up, one task each: what it
@@ -329,7 +325,11 @@ class Room:
         await self._shown.wait()
         await asyncio.sleep(GIVE_WAY_S)
         while self._later:
-            self._later.pop(0)()
+            part = self._later.pop(0)
+            try:
+                part()
+            except Exception:  # noqa: BLE001 (one part missing must cost neither the others nor the models)
+                js.console.error(f"a part of the room screen: {traceback.format_exc()}")
             await asyncio.sleep(GIVE_WAY_S)
 
     def _load_models(self) -> None:
