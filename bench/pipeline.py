@@ -1,12 +1,16 @@
 """The sender pipeline's cost per frame in headless Chromium, wasm provider, 1 and 2 threads.
 
 One page enters a booth alone with the astronaut photo as a 640x480 camera and the sunglasses
-on, so every stage runs on every frame: preprocess (on wasm: the frame copied out as RGBA bytes,
-posted to the worker that segments when there is one, and uploaded; the models resize or sample
-it themselves), segmentation, face (landmarks on each
-tracked face, detection when none is tracked), overlays, pack (mask refinement and packing). After a warm-up, the page's own per-frame
-timings (`globalThis.clovDiagnostics()`, the diagnostics panel's data, there with the page's
-diagnostics switch on) are collected for a while and summarised as p50/p95 per stage and achieved frames per second.
+on, so every stage runs on every frame:
+- preprocess: on wasm, the frame copied out as RGBA bytes, posted to the worker that segments
+  when there is one, and uploaded; the models resize or sample it themselves;
+- segmentation;
+- face: landmarks on each tracked face, detection when none is tracked;
+- overlays;
+- pack: mask refinement and packing.
+After a warm-up, the page's own per-frame timings (`globalThis.clovDiagnostics()`, the
+diagnostics panel's data, there with the page's diagnostics switch on) are collected for a
+while and summarised as p50/p95 per stage and achieved frames per second.
 Goal on a 2-core machine: whole pipeline p50 <= 20 ms.
 
 With `--peer mediapipe`, MediaPipe's own web runtime then runs on the same camera in the same
