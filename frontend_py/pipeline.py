@@ -184,7 +184,7 @@ class Pipeline:
         """The first frame a peer decodes of a camera is that camera (blurred until a mask
         exists), not a blank canvas or the camera of a moment ago."""
         source = self.feed.source
-        while not await self.frame_texture.upload(source.element):
+        while not await self.frame_texture.take(source.element):
             if source.closed:
                 raise CameraStalled()
             await source.next_frame()
@@ -306,7 +306,7 @@ class Pipeline:
         try:
             return self._timed(segmenter.run(self.inputs.segmentation()), "segmentation", timings)
         except Exception as exc:  # noqa: BLE001 (the frame goes out masked by the privacy fallback)
-            self._segmentation_failed_once(exc)
+            self._frame_unsegmented(exc)
             return None
 
     async def _mask(self, segmenting: Awaitable[list[Any]] | None) -> Any:
@@ -318,10 +318,10 @@ class Pipeline:
         try:
             return (await segmenting)[0]
         except Exception as exc:  # noqa: BLE001 (the frame goes out masked by the privacy fallback)
-            self._segmentation_failed_once(exc)
+            self._frame_unsegmented(exc)
             return None
 
-    def _segmentation_failed_once(self, exc: Exception) -> None:
+    def _frame_unsegmented(self, exc: Exception) -> None:
         js.console.error(f"segmentation: {exc}")
         self.privacy.frame_failed()
 

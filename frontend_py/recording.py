@@ -111,7 +111,7 @@ class _ClipFrames:
     async def _draw(self, fresh: dict[str, _Feed], scene: _Scene) -> None:
         try:
             for layer_id, feed in fresh.items():
-                if await feed.person.texture.upload(feed.person.source):
+                if await feed.person.texture.take(feed.person.source):
                     self.shown[layer_id] = feed.person
             stage, layers = scene
             self.reader.target.bind()

@@ -72,7 +72,7 @@ class Stage:
 
         async def upload() -> None:
             try:
-                await person.texture.upload(person.source)
+                await person.texture.take(person.source)
             finally:
                 person.uploading = False
             self.dirty = True

@@ -199,9 +199,9 @@ class VideoTexture:
     per packed 640x960 one), so there the frame's I420 planes are copied out (~0.4 ms,
     asynchronously) and uploaded as they are (~0.8 ms); the shader converts.
 
-    `upload(video, keep_rgba=True)` copies the frame out as RGBA bytes instead, kept in `rgba`
-    for work on the CPU (a model that takes frames), and uploads those; `take` and `upload_rgba`
-    do the same in two steps, so that work on the bytes elsewhere can start before the upload."""
+    `take(video, keep_rgba=True)` copies the frame out as RGBA bytes instead, kept in `rgba`
+    for work on the CPU (a model that takes frames), and leaves their upload to `upload_rgba`:
+    work on the bytes elsewhere (a worker's model) can start before it."""
 
     def __init__(self, gl: Any, planar: bool) -> None:
         self.gl = gl
@@ -214,17 +214,9 @@ class VideoTexture:
         self.rgba_copy = js_object({"format": "RGBA"})  # VideoFrame.copyTo options
         self.matrix: tuple[list[float], tuple[float, float, float]] = yuv_to_rgb(None, None)
 
-    async def upload(self, video: Any, keep_rgba: bool = False) -> bool:
-        """Take the video's current frame; nothing while it has none (a new or stalled video).
-        True when a frame was taken."""
-        if not await self.take(video, keep_rgba):
-            return False
-        if keep_rgba:
-            self.upload_rgba()
-        return True
-
     async def take(self, video: Any, keep_rgba: bool = False) -> bool:
-        """`upload`, except that the bytes kept with `keep_rgba` are left for `upload_rgba`."""
+        """Take the video's current frame (with `keep_rgba`, its bytes, for `upload_rgba`);
+        nothing while it has none (a new or stalled video). True when a frame was taken."""
         width, height = int(video.videoWidth), int(video.videoHeight)
         if not width or int(video.readyState) < HAVE_CURRENT_DATA:
             return False
