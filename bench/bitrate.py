@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Page, sync_playwright
 
 from bench.join import isolate
+from bench.scratch import scratch_folder
 from tests.conftest import Server
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, PERMISSIONS, diagnostics_url
 from tests_e2e.media import make_fake_media
@@ -73,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     isolate()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
-    media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
+    media = make_fake_media(scratch_folder())
     server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
     results: dict[str, list[tuple[float, float]]] = {"on": [], "off": []}
     try:

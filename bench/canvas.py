@@ -50,6 +50,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.join import isolate
 from bench.pipeline import percentile
+from bench.scratch import scratch_folder
 from bench.signaling import (
     DRAIN_TIMEOUT_S,
     ROOM_SIZE,
@@ -128,7 +129,7 @@ def background(page: Page) -> str:
 
 def booth(rounds: int) -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
-    media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
+    media = make_fake_media(scratch_folder())
     provider = FakeProvider().start()
     server = Server(
         Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning", **LIMITS,

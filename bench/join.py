@@ -45,7 +45,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route, sync_playwright
 
+from bench.scratch import scratch_folder
 from signaling.static import SECURITY_HEADERS
 from tests.conftest import Server, wait_until
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url, trusting_home
@@ -530,7 +530,7 @@ def main() -> None:
     launch_env = None
     if args.network:
         certificate = checkout / ".clov" / "dev-cert.pem"  # made by `--dev-cert 1` in the static root
-        home = trusting_home(Path(tempfile.mkdtemp(prefix="clov-bench-home-")) / "home", certificate)
+        home = trusting_home(scratch_folder("clov-bench-home-") / "home", certificate)
         launch_env = {**os.environ, "HOME": str(home)}
     try:
         with sync_playwright() as playwright:

@@ -33,7 +33,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from bench import mediapipe_peer
 from bench.join import isolate
+from bench.scratch import scratch_folder
 from tests.conftest import Server
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url
 from tests_e2e.media import make_fake_media
@@ -95,7 +95,7 @@ def main() -> None:
         mediapipe_peer.prepare()  # needs the network, which isolate() takes away
     isolate()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
-    media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
+    media = make_fake_media(scratch_folder())
     server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
     print(f"sender pipeline, 640x480 astronaut camera, sunglasses on ({os.cpu_count()} cores, Chromium {CHROMIUM})",
           flush=True)

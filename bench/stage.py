@@ -25,7 +25,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.join import isolate
 from bench.pipeline import percentile
+from bench.scratch import scratch_folder
 from tests.conftest import Server
 from tests_e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, diagnostics_url
 from tests_e2e.media import make_fake_media
@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     isolate()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "assets.py")], check=True, stdout=subprocess.DEVNULL)
-    media = make_fake_media(Path(tempfile.mkdtemp(prefix="clov-bench-")))
+    media = make_fake_media(scratch_folder())
     server = Server(Path(os.environ.get("TMPDIR", "/tmp")), CLOV_LOG_LEVEL="warning").start()
     try:
         with sync_playwright() as playwright:
