@@ -202,6 +202,9 @@ class Room:
         # the pipeline's start; what the server sends meanwhile waits for the mesh (_on_message).
         joining = asyncio.ensure_future(self.client.join())
         try:
+            # Its socket is asked for before the pipeline's setup (a WebGL context, its shaders)
+            # holds the thread for a tenth of a second.
+            await asyncio.sleep(0)
             await self._start_pipeline()
         except BaseException:
             joining.cancel()
