@@ -56,6 +56,11 @@ CAPTURE_MESSAGES = (
 # page for a second or more on a small machine, which would hold back by as much every step of
 # those links' negotiation, the first frame each friend shows here, and the one we send them.
 MODELS_AT_LATEST_S = 4.0
+# The join is given this long to be answered before the pipeline starts: the pipeline's setup (a
+# WebGL context, its shaders) holds the thread for a tenth of a second, and the socket's opening
+# and the welcome would wait behind it, and with them the others' first offer to us, which takes
+# them longer to make than the pipeline takes to start.
+JOIN_HEAD_START_S = 0.1
 # The join goes out while the pipeline starts (a few hundred ms); what the server sends before
 # the links can be made (the welcome, others joining, their first offers and candidates) waits,
 # this many messages at most: a negotiation is an offer, an answer and a few dozen candidates,
@@ -202,10 +207,9 @@ class Room:
         # the pipeline's start; what the server sends meanwhile waits for the mesh (_on_message).
         joining = asyncio.ensure_future(self.client.join())
         try:
-            # Its socket is asked for before the pipeline's setup (a WebGL context, its shaders)
-            # holds the thread for a tenth of a second.
-            await asyncio.sleep(0)
-            await self._start_pipeline()
+            await asyncio.wait([joining], timeout=JOIN_HEAD_START_S)
+            if not joining.done() or joining.exception() is None:  # refused: no pipeline to start
+                await self._start_pipeline()
         except BaseException:
             joining.cancel()
             await asyncio.gather(joining, return_exceptions=True)  # a refusal meanwhile is moot now
