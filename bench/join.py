@@ -83,6 +83,15 @@ TRACER = """(() => {
       events.push([performance.timeOrigin + task.startTime, `long task ${Math.round(task.duration)} ms`]);
     }
   }).observe({type: "longtask"});
+  // What ran in a long frame: each script over 20 ms, by what invoked it (a timer, a frame
+  // callback, an event listener, a promise's resolution).
+  new PerformanceObserver((list) => {
+    for (const frame of list.getEntries()) {
+      const scripts = frame.scripts.filter((script) => script.duration > 20)
+        .map((script) => `${script.invokerType} ${script.invoker} ${Math.round(script.duration)} ms`);
+      if (scripts.length) events.push([performance.timeOrigin + frame.startTime, `long frame: ${scripts.join("; ")}`]);
+    }
+  }).observe({type: "long-animation-frame"});
   const describe = (text) => {
     try {
       const message = JSON.parse(text);
@@ -300,11 +309,13 @@ TIMELINE = """() => [
   ...globalThis.clovTrace,
 ]"""
 # When the host's pipeline began each frame it made (its diagnostics' samples), epoch ms.
-HOST_FRAMES = "() => JSON.parse(clovDiagnostics()).samples.map((sample) => performance.timeOrigin + sample.at)"
+HOST_FRAMES = "() => JSON.parse(clovDiagnostics()).samples.map((sample) => [performance.timeOrigin + sample.at, sample.total])"
 
 
 def print_timeline(pages: dict[str, Page], join: float) -> None:
-    events = sorted((at - join, name, what) for name, page in pages.items() for at, what in page.evaluate(TIMELINE))
+    frames = [(at - join, total) for at, total in pages["host"].evaluate(HOST_FRAMES)]
+    events = sorted([(at - join, name, what) for name, page in pages.items() for at, what in page.evaluate(TIMELINE)]
+                    + [(at, "host", f"pipeline frame {total:.0f} ms") for at, total in frames])
     firsts = {name: next(at for at, who, what in events if who == name and at >= 0 and what == "first remote frame presented")
               for name in ("guest", "host")}
     end = max(firsts.values())
@@ -313,8 +324,7 @@ def print_timeline(pages: dict[str, Page], join: float) -> None:
     for at, name, what in events:
         if -50 <= at <= end + 50:
             print(f"    {at:7.0f}  {name:5}  {what}")
-    frames = [at - join for at in pages["host"].evaluate(HOST_FRAMES)]
-    during = [at for at in frames if 0 <= at <= end]
+    during = [at for at, _ in frames if 0 <= at <= end]
     gaps = [b - a for a, b in itertools.pairwise(during)]
     print(f"  the host's pipeline made {len(during)} frames meanwhile" + (f", longest gap {max(gaps):.0f} ms" if gaps else ""))
 
