@@ -44,7 +44,6 @@ from frontend_py.stage import Stage
 from frontend_py.stagesync import StageSync
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from frontend_py.urls import here
-from frontend_py.waiting import Waiting
 from frontend_py.webgl import WebGLUnavailable
 from signaling.protocol import ServerMessage, Welcome
 
@@ -184,8 +183,8 @@ class Room:
         self.capture: Capture | None = None
         self.clips: Clips | None = None
         self.devices: DeviceChoice | None = None
-        self._before_mesh: Waiting[ServerMessage] = Waiting(BEFORE_MESH_LIMIT)
-        self._before_stage: Waiting[tuple[str, Callable[[], None]]] = Waiting(BEFORE_STAGE_LIMIT)
+        self._before_mesh: list[ServerMessage] = []
+        self._before_stage: list[tuple[str, Callable[[], None]]] = []
         self._models_asked = False
         self._later: list[Callable[[], None]] = []  # the parts of the screen made once the links are up
         self._shown = asyncio.Event()  # the room screen is up (its parts to make later are known)
@@ -218,8 +217,9 @@ class Room:
         progress("enter.connecting")
         self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change, self._on_peer_message, self._on_channel_open)
         self.mesh.bitrate_cap = diagnostic_number("max-video-bps")
-        for message in self._before_mesh.release():
+        for message in self._before_mesh:
             self.mesh.handle(message)
+        self._before_mesh.clear()
         try:
             welcome = await joining
         except JoinRefused as refused:
@@ -308,9 +308,10 @@ class Room:
             self._on_change(participant_id, participant)
         if not welcome.peers and not self.stage.synced:
             self._alone_at_start()
-        for participant_id, deferred in self._before_stage.release():
+        for participant_id, deferred in self._before_stage:
             if participant_id in self.mesh.participants:  # not someone who has left meanwhile
                 deferred()
+        self._before_stage.clear()
         self._load_models_once_linked()
         publish_hook("clovStage", self._stage_report)
         publish_hook("clovCutout", self._cutout_png)
@@ -509,7 +510,9 @@ class Room:
 
     def _on_message(self, message: ServerMessage) -> None:
         if self.mesh is None:
-            if not self._before_mesh.hold(message):
+            if len(self._before_mesh) < BEFORE_MESH_LIMIT:
+                self._before_mesh.append(message)
+            else:
                 # A lost signal is made good by the link's own recovery (a connection replaced).
                 js.console.error("a server message before the links were made: dropped, too many waiting")
             return
@@ -527,7 +530,9 @@ class Room:
         participant is still here."""
         if self.sync is not None:
             return False
-        if not self._before_stage.hold((participant_id, deferred)):
+        if len(self._before_stage) < BEFORE_STAGE_LIMIT:
+            self._before_stage.append((participant_id, deferred))
+        else:
             js.console.error("a peer's message before the stage was built: dropped, too many waiting")
         return True
 

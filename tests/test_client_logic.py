@@ -14,7 +14,6 @@ from frontend_py.i18n import STRINGS, Translator, error_key, pick_language
 from frontend_py.iceconfig import renew, rtc_configuration, with_servers
 from frontend_py.negotiation import Negotiator, is_polite
 from frontend_py.reconnect import Backoff, should_reconnect
-from frontend_py.waiting import Waiting
 from signaling import protocol
 from tests.modelpeerconnection import ModelPeerConnection
 
@@ -196,15 +195,3 @@ def test_the_sent_video_keeps_the_cameras_shape_within_a_vga_budget(camera: tupl
         assert (width, height) == camera
     else:
         assert height % 16 == 0 and width * height > 0.85 * MAX_SENT_PIXELS
-
-
-def test_a_flood_before_the_links_exist_keeps_what_came_first_in_order() -> None:
-    """room.py holds server messages until the links exist, and peers' messages until the
-    stage stands: a participant flooding a page that is still starting loses its excess only."""
-    waiting: Waiting[str] = Waiting(limit=3)
-    held = [waiting.hold(message) for message in ("offer", "candidate 1", "candidate 2", "flood 1", "flood 2")]
-    assert held == [True, True, True, False, False]
-    assert len(waiting) == 3
-    assert waiting.release() == ["offer", "candidate 1", "candidate 2"]
-    assert waiting.release() == []
-    assert waiting.hold("after") and waiting.release() == ["after"]
