@@ -104,7 +104,7 @@ def test_three_join_at_once_and_one_comes_back_from_the_background(open_page: Op
     cdp = cy.context.new_cdp_session(cy)
     cy.evaluate("() => document.querySelector('.source-video').pause()")
     cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
-    time.sleep(30)
+    ana.wait_for_timeout(30_000)  # not time.sleep: Playwright serves the pages' routed requests only while the test is inside one of its calls
     before = {page: frames_from(page, cy_id) for page in (ana, bo)}
     cdp.send("Page.setWebLifecycleState", {"state": "active"})
     sent = cy.evaluate(DIAGNOSTICS)["frames"]
