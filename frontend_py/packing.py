@@ -127,11 +127,12 @@ class Packer:
         self.gl, self.frame = gl, frame
         # One program per privacy mode and frame format (planar or not, webgl.VideoTexture):
         # defines, not uniforms, since a software GPU runs both sides of a branch per pixel.
-        # Each is compiled at its first frame: all eight at once held the page's thread for the
-        # better part of a tenth of a second when Join was pressed, and a booth uses two or three.
-        self._colour_programs: dict[tuple[Mode, bool], webgl.Program] = {}
-        self._alpha_program: webgl.Program | None = None
-        self._overlay_program: webgl.Program | None = None
+        self.colour_programs = {
+            (mode, planar): webgl.Program(gl, COLOUR_FRAGMENT, defines=(mode.name, *(("PLANAR",) if planar else ())))
+            for mode in Mode for planar in (False, True)
+        }
+        self.alpha_program = webgl.Program(gl, ALPHA_FRAGMENT)
+        self.overlay_program = webgl.Program(gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
         self.still_programs: dict[bool, webgl.Program] = {}  # made at the first still
         self.width = self.height = 0
         self.camera_size = (0, 0)
@@ -142,25 +143,6 @@ class Packer:
         self.width, self.height = sent_size(camera_width, camera_height)
         self.camera_size = (camera_width, camera_height)
         self.reader = webgl.PixelReader(webgl.Target(self.gl, self.width, 2 * self.height))
-
-    def _colour_program(self, mode: Mode, planar: bool) -> webgl.Program:
-        program = self._colour_programs.get((mode, planar))
-        if program is None:
-            defines = (mode.name, *(("PLANAR",) if planar else ()))
-            program = self._colour_programs[mode, planar] = webgl.Program(self.gl, COLOUR_FRAGMENT, defines=defines)
-        return program
-
-    @property
-    def alpha_program(self) -> webgl.Program:
-        if self._alpha_program is None:
-            self._alpha_program = webgl.Program(self.gl, ALPHA_FRAGMENT)
-        return self._alpha_program
-
-    @property
-    def overlay_program(self) -> webgl.Program:
-        if self._overlay_program is None:
-            self._overlay_program = webgl.Program(self.gl, OVERLAY_FRAGMENT, OVERLAY_VERTEX)
-        return self._overlay_program
 
     def _blur(self) -> dict[str, Any]:
         """The blurred mode's uniforms: the same blur whatever the camera's size."""
@@ -177,7 +159,7 @@ class Packer:
             self.frame.mipmaps(True)  # before binding: it binds each texture to build it
         units = self.frame.bind(0, 1, 2)
         matte.bind(3)
-        self._colour_program(mode, self.frame.planar).use(
+        self.colour_programs[mode, self.frame.planar].use(
             camera=0, matte=3, to_canvas=False,
             matte_texel=(1 / matte.width, 1 / matte.height),
             **self._blur(),
@@ -220,7 +202,7 @@ class Packer:
                     camera=0, matte=3, to_canvas=False, matte_texel=(1 / matte.width, 1 / matte.height), **units
                 )
             else:
-                self._colour_program(mode, self.frame.planar).use(
+                self.colour_programs[mode, self.frame.planar].use(
                     camera=0, matte=3, to_canvas=False, matte_texel=(1.0, 1.0), **self._blur(), **units,
                 )
             webgl.draw_quad(gl)

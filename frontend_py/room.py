@@ -56,16 +56,6 @@ CAPTURE_MESSAGES = (
 # page for a second or more on a small machine, which would hold back by as much every step of
 # those links' negotiation, the first frame each friend shows here, and the one we send them.
 MODELS_AT_LATEST_S = 4.0
-# The join is given this long to be answered before the pipeline starts: the pipeline's setup (a
-# WebGL context, its shaders) holds the thread for a tenth of a second, and the socket's opening
-# and the welcome would wait behind it, and with them the others' first offer to us, which takes
-# them longer to make than the pipeline takes to start.
-JOIN_HEAD_START_S = 0.1
-# The join goes out while the pipeline starts (a few hundred ms); what the server sends before
-# the links can be made (the welcome, others joining, their first offers and candidates) waits,
-# this many messages at most: a negotiation is an offer, an answer and a few dozen candidates,
-# with five others at most; more means someone floods the page.
-BEFORE_MESH_LIMIT = 256
 # The stage is built after the welcome made the links; what a link reports before it stands
 # (a channel opened, a peer's message) waits for it, this many at most: the links need round
 # trips through the server to open channels, so this stays empty but on a page stalled for long.
@@ -183,7 +173,6 @@ class Room:
         self.capture: Capture | None = None
         self.clips: Clips | None = None
         self.devices: DeviceChoice | None = None
-        self._before_mesh: list[ServerMessage] = []
         self._before_stage: list[tuple[str, Callable[[], None]]] = []
         self._models_asked = False
         self._later: list[Callable[[], None]] = []  # the parts of the screen made once the links are up
@@ -203,25 +192,20 @@ class Room:
             raise EnterFailed("enter.graphics" if isinstance(exc, WebGLUnavailable) else "enter.failed") from exc
 
     async def _open(self, progress: Progress) -> None:
-        # The join's round trip, and the others' first steps towards us (their offers), overlap
-        # the pipeline's start; what the server sends meanwhile waits for the mesh (_on_message).
-        joining = asyncio.ensure_future(self.client.join())
-        try:
-            await asyncio.wait([joining], timeout=JOIN_HEAD_START_S)
-            if not joining.done() or joining.exception() is None:  # refused: no pipeline to start
-                await self._start_pipeline()
-        except BaseException:
-            joining.cancel()
-            await asyncio.gather(joining, return_exceptions=True)  # a refusal meanwhile is moot now
-            raise
+        if self.stream is not None:
+            self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
+            self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
+            self.pipeline.set_overlay(stored(OVERLAY_KEY))
+            try:
+                self.outgoing = await self.pipeline.start()
+            except CameraStalled:
+                raise EnterFailed("enter.camera_stalled") from None
+            self.diagnostics = DiagnosticsPanel(self.pipeline)
         progress("enter.connecting")
         self.mesh = Mesh(self.outgoing, self.client.send_signal, self._on_change, self._on_peer_message, self._on_channel_open)
         self.mesh.bitrate_cap = diagnostic_number("max-video-bps")
-        for message in self._before_mesh:
-            self.mesh.handle(message)
-        self._before_mesh.clear()
         try:
-            welcome = await joining
+            welcome = await self.client.join()
         except JoinRefused as refused:
             if refused.code in RETRYABLE:
                 raise EnterFailed(error_key(refused.code)) from None
@@ -230,20 +214,6 @@ class Room:
             return
         await self._start_stage(welcome)
         await self._render(welcome.peer)
-
-    async def _start_pipeline(self) -> None:
-        """Our packed track (`outgoing`): it exists before any link does, so every link sends
-        the person as privacy.py has them from its first offer on, never the raw camera."""
-        if self.stream is None:
-            return
-        self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
-        self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
-        self.pipeline.set_overlay(stored(OVERLAY_KEY))
-        try:
-            self.outgoing = await self.pipeline.start()
-        except CameraStalled:
-            raise EnterFailed("enter.camera_stalled") from None
-        self.diagnostics = DiagnosticsPanel(self.pipeline)
 
     def _abandon(self) -> None:
         """After a failed entry: everything but the camera, which the retry uses again."""
@@ -509,13 +479,6 @@ class Room:
             self.diagnostics.close()
 
     def _on_message(self, message: ServerMessage) -> None:
-        if self.mesh is None:
-            if len(self._before_mesh) < BEFORE_MESH_LIMIT:
-                self._before_mesh.append(message)
-            else:
-                # A lost signal is made good by the link's own recovery (a connection replaced).
-                js.console.error("a server message before the links were made: dropped, too many waiting")
-            return
         self.mesh.handle(message)
         if isinstance(message, Welcome) and self.sync is not None and not message.peers and not self.stage.synced:
             self._alone_at_start()

@@ -93,22 +93,18 @@ class Program:
         self.program = gl.createProgram()
         version, _, body = fragment.partition("\n")  # #version must stay the first line
         fragment = "\n".join([version, *(f"#define {name} 1" for name in defines), body])
-        shaders = []
         for kind, source in ((gl.VERTEX_SHADER, vertex), (gl.FRAGMENT_SHADER, fragment)):
             shader = gl.createShader(kind)
             gl.shaderSource(shader, source)
             gl.compileShader(shader)
+            if not gl.getShaderParameter(shader, gl.COMPILE_STATUS):
+                raise WebGLUnavailable(str(gl.getShaderInfoLog(shader)))
             gl.attachShader(self.program, shader)
-            shaders.append(shader)
+            gl.deleteShader(shader)  # only marked: it goes with the program
         gl.bindAttribLocation(self.program, 0, "corner")
         gl.linkProgram(self.program)
-        # Only the link's status is asked for: each question waits for the GPU process, and a
-        # shader that failed to compile fails the link (its log says why).
         if not gl.getProgramParameter(self.program, gl.LINK_STATUS):
-            logs = [str(gl.getShaderInfoLog(shader)) for shader in shaders]
-            raise WebGLUnavailable(" ".join([*logs, str(gl.getProgramInfoLog(self.program))]).strip())
-        for shader in shaders:
-            gl.deleteShader(shader)  # only marked: it goes with the program
+            raise WebGLUnavailable(str(gl.getProgramInfoLog(self.program)))
         self.locations: dict[str, Any] = {}
 
     def use(self, **uniforms: Any) -> None:
