@@ -365,6 +365,8 @@ def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
 
     Each call is one participant: a fresh browser context (own storage) with PERMISSIONS. A path is resolved against `app_server`. Requests to any origin
     other than a server started by these fixtures are aborted and fail the test at teardown.
+    That guard is served only while the test is inside a Playwright call, so tests wait with
+    `page.wait_for_timeout`, never `time.sleep` (which holds every page's requests meanwhile).
     `ready=True` waits for `wait_ready`."""
     logs: dict[Page, PageLog] = {}
     contexts: list[BrowserContext] = []

@@ -6,7 +6,6 @@ and nothing is renegotiated."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -172,7 +171,7 @@ def test_switching_camera_and_microphone_inside_the_booth(app_server, two_camera
     # A camera that gives no picture: the old one goes on meanwhile, and after it.
     ana.evaluate("() => { window.__stall = true; }")
     ana.click("#switch-camera")
-    time.sleep(3)
+    ana.wait_for_timeout(3_000)
     assert receiving(bo, ana_id), "frames stopped while the new camera was tried"
     ana.wait_for_selector("#device-error[data-i18n='devices.stalled']", state="attached", timeout=40_000)
     settled(ana)

@@ -104,7 +104,7 @@ def test_three_join_at_once_and_one_comes_back_from_the_background(open_page: Op
     cdp = cy.context.new_cdp_session(cy)
     cy.evaluate("() => document.querySelector('.source-video').pause()")
     cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
-    ana.wait_for_timeout(30_000)  # not time.sleep: Playwright serves the pages' routed requests only while the test is inside one of its calls
+    ana.wait_for_timeout(30_000)
     before = {page: frames_from(page, cy_id) for page in (ana, bo)}
     cdp.send("Page.setWebLifecycleState", {"state": "active"})
     sent = cy.evaluate(DIAGNOSTICS)["frames"]
@@ -125,10 +125,10 @@ def test_three_join_one_after_another_after_a_while(open_page: OpenPage, small_c
     ana, link = invite(open_page, small_camera_browser)
     bo = at_the_door(open_page, small_camera_browser, link, "Bo")
     cy = at_the_door(open_page, small_camera_browser, link, "Cy")
-    time.sleep(20)  # the pages sit open a while, as people read the invitation and chat elsewhere
+    ana.wait_for_timeout(20_000)  # the pages sit open a while, as people read the invitation and chat elsewhere
     for page, button in ((ana, "#enter"), (bo, "#join"), (cy, "#join")):
         page.click(button)
-        time.sleep(8)
+        page.wait_for_timeout(8_000)
     assert_all_see_each_other([ana, bo, cy])
 
 
