@@ -1,9 +1,11 @@
-"""Real calls between browser contexts: invite flow, video, voice, mute, six people, a server restart."""
+"""Real calls between browser contexts: invite flow, video, voice, mute, six people, a server restart,
+a Chrome that profiles its heap."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import signal
@@ -202,6 +204,30 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
     for page, peer in ((ana, bo_id), (bo, ana_id)):
         heard = poll(lambda page=page, peer=peer: (t := tone(page, peer))["level"] > -90 and t, timeout=15)
         assert heard and abs(heard["peak"] - TONE_HZ) < 25, heard
+    for page in (ana, bo):
+        assert page_log(page).page_errors == []
+
+
+# Chrome's in-process heap profiler, which it turns on for a share of its users' renderers, here
+# in every renderer and sampling every few hundred bytes. It records a sampled allocation's stack
+# by frame pointers, and from the switched stacks Pyodide runs Python on with JSPI that walk read
+# into a guard page: the tab crashed while the booth booted (frontend_py/jspi.js).
+HEAP_PROFILER_IN_EVERY_RENDERER = (
+    "--enable-features=HeapProfilerReporting:stable-probability/1.0/nonstable-probability/1.0"
+    "/renderer-prob-pct/100/renderer-sampling-rate-bytes/256/sampling-rate-bytes/256"
+)
+
+
+def test_two_friends_whose_chrome_profiles_its_heap_see_each_other(open_page: OpenPage, launch_browser, fake_media: FakeMedia) -> None:  # type: ignore[no-untyped-def]
+    open_profiled = functools.partial(open_page, browser=launch_browser(HEAP_PROFILER_IN_EVERY_RENDERER))
+    ana, link = create_booth(open_profiled, "Ana")
+    bo = join(open_profiled, link, "Bo")
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    for page, peer in ((ana, bo_id), (bo, ana_id)):
+        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
+        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
     for page in (ana, bo):
         assert page_log(page).page_errors == []
 
