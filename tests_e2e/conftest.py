@@ -43,6 +43,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from tests import conftest as base_conftest
 from tests.conftest import RedisServer, Server, free_port, wait_until
+from tests_e2e import crashreports
 from tests_e2e.coturn import TurnServer
 from tests_e2e.media import FakeMedia, make_fake_media, write_y4m
 
@@ -416,7 +417,8 @@ def open_page(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """On failure, add what the pages and the servers said to the report."""
+    """On failure, add what the pages and the servers said to the report, and where a Chromium
+    process crashed meanwhile."""
     report = yield
     if report.failed:
         logs = item.stash.get(_LOGS, {})
@@ -427,4 +429,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         turn = getattr(item, "funcargs", {}).get("turn_server")
         if turn is not None:
             report.sections.append(("turnserver (last lines)", turn.log_tail()))
+        crashes = sorted(path for path in crashreports.reports() if path.stat().st_mtime >= call.start)
+        if crashes:
+            report.sections.append(("Chromium crash reports", "\n".join(map(crashreports.summary, crashes))))
     return report
