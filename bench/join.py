@@ -73,8 +73,9 @@ MARK = "(name) => (performance.getEntriesByName(name)[0] || {}).startTime ?? nul
 # In the booth with the models loaded: the room shows and segmentation has run on a frame.
 # `--trace`: what each page does between Join and the first remote frame, from the browser's own
 # objects (so it times any checkout alike): the signaling socket, the peer connection, the
-# guest's decoded frames, the pipeline's captured canvas, onnxruntime's wasm, and every task
-# that held the main thread over 50 ms. Times are epoch milliseconds, comparable across pages.
+# guest's decoded frames, the pipeline's captured canvas, onnxruntime's wasm, every task
+# that held the main thread over 50 ms, and every input event painted over 16 ms after it.
+# Times are epoch milliseconds, comparable across pages.
 TRACER = """(() => {
   const events = globalThis.clovTrace = [];
   const at = (what) => events.push([performance.timeOrigin + performance.now(), what]);
@@ -92,6 +93,14 @@ TRACER = """(() => {
       if (scripts.length) events.push([performance.timeOrigin + frame.startTime, `long frame: ${scripts.join("; ")}`]);
     }
   }).observe({type: "long-animation-frame"});
+  // How soon the page answered input (the Join press among it): each event whose next paint
+  // came over 16 ms after it, and how long it waited for the thread before its handlers ran.
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      events.push([performance.timeOrigin + entry.startTime, `event ${entry.name} painted after ${Math.round(entry.duration)} ms`
+        + `, handled after ${Math.round(entry.processingStart - entry.startTime)} ms`]);
+    }
+  }).observe({type: "event", durationThreshold: 16});
   const describe = (text) => {
     try {
       const message = JSON.parse(text);
