@@ -181,6 +181,17 @@ def assert_shows_camera(frame: np.ndarray, reference: np.ndarray) -> None:
     assert np.corrcoef(_small(frame).ravel(), _small(reference).ravel())[0, 1] > 0.95
 
 
+def see_each_other(ana: Page, bo: Page, reference: np.ndarray) -> None:
+    """Connected both ways, each showing the other as the camera sees them (blurred until the
+    sender's mask is ready)."""
+    ana_id, bo_id = own_id(ana), own_id(bo)
+    wait_connected(ana, bo_id)
+    wait_connected(bo, ana_id)
+    for page, peer in ((ana, bo_id), (bo, ana_id)):
+        shown = poll(lambda page=page, peer=peer: person_error(page, peer, reference) < 12, timeout=40)
+        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, reference):.1f}"
+
+
 def tone(page: Page, peer: str) -> dict:  # type: ignore[type-arg]
     return page.evaluate(REMOTE_TONE, peer)
 
@@ -222,12 +233,7 @@ def test_two_friends_whose_chrome_profiles_its_heap_see_each_other(open_page: Op
     open_profiled = functools.partial(open_page, browser=launch_browser(HEAP_PROFILER_IN_EVERY_RENDERER))
     ana, link = create_booth(open_profiled, "Ana")
     bo = join(open_profiled, link, "Bo")
-    ana_id, bo_id = own_id(ana), own_id(bo)
-    wait_connected(ana, bo_id)
-    wait_connected(bo, ana_id)
-    for page, peer in ((ana, bo_id), (bo, ana_id)):
-        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
-        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    see_each_other(ana, bo, fake_media.reference)
     for page in (ana, bo):
         assert page_log(page).page_errors == []
 
@@ -238,12 +244,7 @@ def test_friends_whose_first_connection_breaks_still_see_each_other(open_page: O
     # connection the same way: both sides must replace it by a fresh one.
     ana, link = create_booth(open_page, "Ana")
     bo = join(open_page, link.replace("#", "?diagnostics=1&broken-connections=1#"), "Bo")
-    ana_id, bo_id = own_id(ana), own_id(bo)
-    wait_connected(ana, bo_id)
-    wait_connected(bo, ana_id)
-    for page, peer in ((ana, bo_id), (bo, ana_id)):
-        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
-        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    see_each_other(ana, bo, fake_media.reference)
     assert any("Failed to start SCTP transport" in line for line in page_log(bo).console_errors)
 
 

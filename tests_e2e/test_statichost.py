@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 from tests_e2e.conftest import AppServer, StaticHost, page_log
 from tests_e2e.media import FakeMedia
-from tests_e2e.test_call import OpenPage, create_booth, join, own_id, person_error, poll, wait_connected
+from tests_e2e.test_call import OpenPage, create_booth, join, see_each_other
 
 
 def test_a_call_through_a_client_on_a_static_host(
@@ -35,12 +35,7 @@ def test_a_call_through_a_client_on_a_static_host(
     # Without cross-origin isolation, as static hosts without header settings serve it.
     assert ana.evaluate("() => crossOriginIsolated") is False
     bo = join(open_page, link, "Bo")
-    ana_id, bo_id = own_id(ana), own_id(bo)
-    wait_connected(ana, bo_id)
-    wait_connected(bo, ana_id)
-    for page, peer in ((ana, bo_id), (bo, ana_id)):
-        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
-        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    see_each_other(ana, bo, fake_media.reference)
     for page in (ana, bo):
         assert page_log(page).page_errors == []
         assert page_log(page).console_errors == []
