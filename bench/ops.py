@@ -65,7 +65,12 @@ def profile(model: Path, runs: int) -> tuple[list[float], list[dict]]:  # type: 
     script.write_text(SCRIPT % {
         "runtime": json.dumps(RUNTIME.as_uri()), "model": json.dumps(str(model)), "runs": runs, "warm_up": WARM_UP_RUNS,
     })
-    output = subprocess.run([node, str(script)], check=True, capture_output=True, text=True).stdout
+    # onnxruntime's wasm writes its profile to stdout with blocking-style writes that a pipe
+    # refuses (EAGAIN, and node exits 1) whenever this process reads it too slowly: a file never does.
+    printed = script.with_suffix(".out")
+    with printed.open("w") as stdout:
+        subprocess.run([node, str(script)], check=True, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    output = printed.read_text()
     first_line, _, rest = output.partition("\n")
     events = json.loads(rest[rest.index("["):rest.rindex("]") + 1])
     nodes = [event for event in events if event.get("cat") == "Node" and event["name"].endswith("_kernel_time")]
