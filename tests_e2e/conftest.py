@@ -84,6 +84,7 @@ def trusting_home(home: Path, certificate: Path) -> Path:
         [*certutil, "-A", "-t", "P,,", "-n", "CLOV development", "-i", str(certificate)],
     ):
         subprocess.run(command, check=True, capture_output=True)
+    crashreports.watch(home)
     return home
 
 

@@ -11,14 +11,22 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-REPORTS = Path.home() / ".config" / "chromium" / "Crash Reports" / "pending"
+PENDING = Path(".config", "chromium", "Crash Reports", "pending")  # under the HOME Chromium ran with
 SIGNALS = {4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
 _THREAD_LIST, _MODULE_LIST, _EXCEPTION = 3, 4, 6
 _RIP_IN_CONTEXT = 0xF8  # CONTEXT_AMD64
 
 
+_homes = {Path.home()}
+
+
+def watch(home: Path) -> None:
+    """Look under `home` too: the HOME of a Chromium launched with its own (`trusting_home`)."""
+    _homes.add(home)
+
+
 def reports() -> set[Path]:
-    return set(REPORTS.glob("*.dmp"))
+    return {path for home in _homes for path in (home / PENDING).glob("*.dmp")}
 
 
 def summary(path: Path) -> str:
