@@ -186,9 +186,9 @@ def copy_client(
     return copied
 
 
-# Precompression. Extensions of files that compress well (Pyodide's stdlib zip holds
-# uncompressed .pyc files, so it does too); a sibling that saves less than MIN_SAVING of its
-# file, or under MIN_SAVED_BYTES, is not worth a file and a header.
+# Precompression. Extensions of files that compress well (scripts/assets.py stores the members
+# of Pyodide's stdlib zip uncompressed, so it does too); a sibling that saves less than
+# MIN_SAVING of its file, or under MIN_SAVED_BYTES, is not worth a file and a header.
 ENCODINGS = {"br": ".br", "gzip": ".gz"}
 COMPRESSIBLE = (".wasm", ".mjs", ".js", ".json", ".py", ".css", ".html", ".svg", ".onnx", ".zip", ".txt")
 MIN_SAVING = 0.1

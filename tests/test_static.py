@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from signaling.static import CONTENT_SECURITY_POLICY
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -122,23 +123,65 @@ def test_index_lists_every_client_module() -> None:
     assert listed == modules
 
 
-def test_index_lists_every_segno_module_the_asset_step_copies() -> None:
+def asset_step():  # type: ignore[no-untyped-def]
+    """scripts/assets.py as a module (scripts/ is not a package)."""
     import importlib.util
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("clov_assets_script", root / "scripts" / "assets.py")
+    spec = importlib.util.spec_from_file_location("clov_assets_script", ROOT / "scripts" / "assets.py")
     assert spec is not None and spec.loader is not None
     assets = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = assets  # dataclasses look their module up there
     spec.loader.exec_module(assets)
+    return assets
 
-    copied = {path.name for path in assets.python_runtime_modules("segno")}
+
+def test_index_lists_every_segno_module_the_asset_step_copies() -> None:
+    copied = {path.name for path in asset_step().python_runtime_modules("segno")}
     assert {"__init__.py", "encoder.py", "writers.py"} <= copied and "cli.py" not in copied
     # Each lands in ./segno/ in Pyodide's working directory, which is on sys.path: `import segno`.
-    listed = set(re.findall(r'"/assets/segno/(\w+\.py)": "\./segno/"', (root / "index.html").read_text()))
+    listed = set(re.findall(r'"/assets/segno/(\w+\.py)": "\./segno/"', (ROOT / "index.html").read_text()))
     assert listed == copied
+
+
+def test_the_standard_library_goes_out_as_one_compressed_archive_of_the_same_modules() -> None:
+    import zipfile
+
+    from signaling.clientbuild import sibling
+
+    package = zipfile.ZipFile(ROOT / "node_modules" / "pyodide" / "python_stdlib.zip")
+    served = ROOT / "assets" / "pyodide" / "python_stdlib.zip"
+    copy = zipfile.ZipFile(served)
+    assert [member.filename for member in copy.infolist()] == [member.filename for member in package.infolist()]
+    assert all(copy.read(name) == package.read(name) for name in package.namelist())
+    assert {member.compress_type for member in copy.infolist()} == {zipfile.ZIP_STORED}
+    # What a browser downloads: brotli over HTTPS, gzip over HTTP, both well under the package's zip.
+    package_size = (ROOT / "node_modules" / "pyodide" / "python_stdlib.zip").stat().st_size
+    assert sibling(served, "br").stat().st_size < 0.7 * package_size
+    assert sibling(served, "gzip").stat().st_size < 0.9 * package_size
+
+
+def test_the_asset_step_stores_a_zip_once_and_keeps_it_and_its_siblings_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    assets = asset_step()
+    source = tmp_path / "package" / "lib.zip"
+    source.parent.mkdir()
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("json/__init__.py", "import re\n" * 200)
+        archive.writestr("re/__init__.py", "")
+    target = tmp_path / "assets"
+    [copied] = assets.sync_folder(target, [source], stored_zips=("lib.zip",))
+    stored = copied.read_bytes()
+    assert stored == assets.stored_zip(source)  # the same bytes from the same archive, every time
+    with zipfile.ZipFile(copied) as archive:
+        assert archive.namelist() == ["json/__init__.py", "re/__init__.py"]
+        assert archive.read("json/__init__.py") == b"import re\n" * 200
+        assert archive.getinfo("json/__init__.py").compress_type == zipfile.ZIP_STORED
+    (target / "lib.zip.br").write_bytes(b"its sibling")
+    written = copied.stat().st_mtime_ns
+    assets.sync_folder(target, [source], stored_zips=("lib.zip",))
+    assert copied.stat().st_mtime_ns == written and (target / "lib.zip.br").exists()
 
 
 def test_a_missing_folder_is_a_404_not_a_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
