@@ -56,14 +56,11 @@ def test_the_whole_client_is_copied_at_its_versioned_paths(site: Path) -> None:
 def test_the_large_files_have_fresh_siblings_for_hosts_that_serve_them(site: Path) -> None:
     current = versions(ROOT)
     for large in ("assets/pyodide/pyodide.asm.wasm", "assets/onnxruntime/ort-wasm-simd-threaded.wasm",
-                  "models/face_landmark.onnx"):
+                  "models/face_landmark.onnx", "assets/pyodide/python_stdlib.zip"):
         path = site / versioned(large, current)
         for encoding in ENCODINGS:
             assert fresh_sibling(path, encoding), (large, encoding)
         assert sibling(path, "br").stat().st_size < 0.6 * path.stat().st_size
-    # Pyodide's standard library zip barely shrinks: no sibling for it.
-    stdlib = site / versioned("assets/pyodide/python_stdlib.zip", current)
-    assert stdlib.is_file() and not sibling(stdlib, "br").exists()
 
 
 def test_the_page_names_its_signaling_server_and_works_in_any_folder(site: Path) -> None:
