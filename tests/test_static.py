@@ -149,16 +149,15 @@ def test_the_standard_library_goes_out_as_one_compressed_archive_of_the_same_mod
 
     from signaling.clientbuild import sibling
 
-    package = zipfile.ZipFile(ROOT / "node_modules" / "pyodide" / "python_stdlib.zip")
+    packaged = ROOT / "node_modules" / "pyodide" / "python_stdlib.zip"
     served = ROOT / "assets" / "pyodide" / "python_stdlib.zip"
-    copy = zipfile.ZipFile(served)
-    assert [member.filename for member in copy.infolist()] == [member.filename for member in package.infolist()]
-    assert all(copy.read(name) == package.read(name) for name in package.namelist())
-    assert {member.compress_type for member in copy.infolist()} == {zipfile.ZIP_STORED}
+    with zipfile.ZipFile(packaged) as package, zipfile.ZipFile(served) as copy:
+        assert [member.filename for member in copy.infolist()] == [member.filename for member in package.infolist()]
+        assert all(copy.read(name) == package.read(name) for name in package.namelist())
+        assert {member.compress_type for member in copy.infolist()} == {zipfile.ZIP_STORED}
     # What a browser downloads: brotli over HTTPS, gzip over HTTP, both well under the package's zip.
-    package_size = (ROOT / "node_modules" / "pyodide" / "python_stdlib.zip").stat().st_size
-    assert sibling(served, "br").stat().st_size < 0.7 * package_size
-    assert sibling(served, "gzip").stat().st_size < 0.9 * package_size
+    assert sibling(served, "br").stat().st_size < 0.7 * packaged.stat().st_size
+    assert sibling(served, "gzip").stat().st_size < 0.9 * packaged.stat().st_size
 
 
 def test_the_asset_step_stores_a_zip_once_and_keeps_it_and_its_siblings_after(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -207,11 +207,7 @@ def test_two_friends_see_and_hear_each_other(open_page: OpenPage, fake_media: Fa
     assert ana.inner_text(f'.tile[data-peer="{bo_id}"] .tile-name') == "보라"
     assert bo.inner_text(f'.tile[data-peer="{ana_id}"] .tile-name') == "Ana"
     assert not ana.is_visible("#alone")
-
-    for page, peer in ((ana, bo_id), (bo, ana_id)):
-        # Blurred until the sender's mask is ready, then the person as the camera shows them.
-        shown = poll(lambda page=page, peer=peer: person_error(page, peer, fake_media.reference) < 12, timeout=40)
-        assert shown, f"{peer} not shown as the camera sees them: {person_error(page, peer, fake_media.reference):.1f}"
+    see_each_other(ana, bo, fake_media.reference)
     for page, peer in ((ana, bo_id), (bo, ana_id)):
         heard = poll(lambda page=page, peer=peer: (t := tone(page, peer))["level"] > -90 and t, timeout=15)
         assert heard and abs(heard["peak"] - TONE_HZ) < 25, heard
