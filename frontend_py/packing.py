@@ -30,33 +30,28 @@ from frontend_py.privacy import Mode
 Art = tuple[webgl.Texture, tuple[float, float, float, float]]  # an overlay's texture and viewBox
 HIDDEN_COLOUR = (0.5, 0.5, 0.5)  # mid grey: neutral in every chroma plane, cheap to encode
 # The matte values over which the alpha half feathers from 0 to 1. The colour is sent where
-# the matte, dilated by DILATION_TEXELS, reaches the first: the receiver's filtering and the
+# the matte, dilated (personmask.py), reaches the first: the receiver's filtering and the
 # codec's blur of the alpha edge then never mix the constant colour into the person, and no
 # pixel the alpha hides (such as a doubtful patch of background beside a shoulder) is sent.
 MATTE_EDGE = (0.3, 0.7)
-DILATION_TEXELS = 1.0  # of the matte: 2-3 camera pixels at 640x480 with a 256-texel matte
 BLUR_WIDTH = 20  # texels across the mipmap level the blurred picture is sampled from: 640x480 -> 20x15
 
 COLOUR_FRAGMENT = f"""#version 300 es
 precision highp float;
 in vec2 uv;
 uniform sampler2D camera;
-uniform sampler2D matte;
-uniform vec2 matte_texel;
+uniform sampler2D matte;  // personmask.PersonMask.texture: red, the mask; green, it dilated
 uniform vec2 blur_step;
 uniform float blur_level;
 out vec4 colour;
 {webgl.RGB_AT_GLSL}
 void main() {{
 #if defined(MASKED)
-  vec2 d = {DILATION_TEXELS} * matte_texel;
-  float near = max(
-    max(texture(matte, uv).r, max(texture(matte, uv + d).r, texture(matte, uv - d).r)),
-    max(texture(matte, uv + vec2(d.x, -d.y)).r, texture(matte, uv + vec2(-d.x, d.y)).r));
-  colour = vec4(near > {MATTE_EDGE[0]} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
+  vec2 person = texture(matte, uv).rg;
+  colour = vec4(person.g > {MATTE_EDGE[0]} ? rgb_at(camera, uv) : vec3{HIDDEN_COLOUR}, 1.0);
 #ifdef STILL
   // Colour and alpha in one picture, premultiplied so the overlays blend in as on the stage.
-  colour *= smoothstep({MATTE_EDGE[0]}, {MATTE_EDGE[1]}, texture(matte, uv).r);
+  colour *= smoothstep({MATTE_EDGE[0]}, {MATTE_EDGE[1]}, person.r);
 #endif
 #elif defined(BLURRED)
   // Four taps around the point on a tiny mip level: a tent over ~20x15 texels, no blocks.
@@ -161,7 +156,6 @@ class Packer:
         matte.bind(3)
         self.colour_programs[mode, self.frame.planar].use(
             camera=0, matte=3, to_canvas=False,
-            matte_texel=(1 / matte.width, 1 / matte.height),
             **self._blur(),
             **units,
         )
@@ -199,11 +193,11 @@ class Packer:
             matte.bind(3)
             if mode is Mode.MASKED:
                 self.still_programs[self.frame.planar].use(
-                    camera=0, matte=3, to_canvas=False, matte_texel=(1 / matte.width, 1 / matte.height), **units
+                    camera=0, matte=3, to_canvas=False, **units
                 )
             else:
                 self.colour_programs[mode, self.frame.planar].use(
-                    camera=0, matte=3, to_canvas=False, matte_texel=(1.0, 1.0), **self._blur(), **units,
+                    camera=0, matte=3, to_canvas=False, **self._blur(), **units,
                 )
             webgl.draw_quad(gl)
             if mode is Mode.BLURRED:
