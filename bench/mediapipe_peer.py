@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from bench import browsercpu
 from signaling.static import SecurityHeaders
 from tests.conftest import free_port
 
@@ -158,10 +159,11 @@ def measure(browser: Browser, warm_up_s: float, seconds: float) -> dict:  # type
             check()
             time.sleep(warm_up_s)
             first = json.loads(page.evaluate("() => peerDiagnostics()"))["frames"]
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), browsercpu.cpu_seconds()
             time.sleep(seconds)
             report = json.loads(page.evaluate("() => peerDiagnostics()"))
             elapsed = time.monotonic() - started
+            cpu = browsercpu.share_of_a_core(cpu_before, browsercpu.cpu_seconds(), elapsed)
             check()
         finally:
             context.close()
@@ -176,4 +178,5 @@ def measure(browser: Browser, warm_up_s: float, seconds: float) -> dict:  # type
         "face_mesh": [s["face_mesh"] for s in samples],
         "both": [s["segmentation"] + s["face_mesh"] for s in samples],
         "foreign": foreign,
+        "cpu": cpu,
     }

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, sync_playwright
 
-from bench import mediapipe_peer
+from bench import browsercpu, mediapipe_peer
 from bench.join import isolate
 from bench.scratch import scratch_folder
 from tests.conftest import Server
@@ -70,10 +70,11 @@ def measure(browser: Browser, origin: str, threads: int, seconds: float) -> dict
     page.wait_for_function("() => globalThis.clovDiagnostics && JSON.parse(clovDiagnostics()).faces > 0", timeout=60_000)
     time.sleep(WARM_UP_S)
     first = json.loads(page.evaluate("() => clovDiagnostics()"))["frames"]
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), browsercpu.cpu_seconds()
     time.sleep(seconds)
     report = json.loads(page.evaluate("() => clovDiagnostics()"))
     elapsed = time.monotonic() - started
+    cpu = browsercpu.share_of_a_core(cpu_before, browsercpu.cpu_seconds(), elapsed)
     context.close()
     samples = report["samples"][-(report["frames"] - first):]
     return {
@@ -82,6 +83,7 @@ def measure(browser: Browser, origin: str, threads: int, seconds: float) -> dict
         "fps": (report["frames"] - first) / elapsed,
         "faces": report["faces"],
         "stages": {stage: [s[stage] for s in samples if stage in s] for stage in STAGES},
+        "cpu": cpu,
     }
 
 
@@ -131,7 +133,7 @@ def print_result(result: dict) -> None:  # type: ignore[type-arg]
             print(f"  {stage:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
         else:
             print(f"  {stage:<14}{'did not run':>18}")
-    sys.stdout.flush()
+    print("  " + browsercpu.describe(result["cpu"]), flush=True)
 
 
 def print_peer(peer: dict) -> None:  # type: ignore[type-arg]
@@ -144,6 +146,7 @@ def print_peer(peer: dict) -> None:  # type: ignore[type-arg]
     for step, label in (("segmentation", "segmentation"), ("face_mesh", "face mesh"), ("both", "both")):
         values = peer[step]
         print(f"  {label:<14}{statistics.median(values):9.2f}{percentile(values, 0.95):9.2f}")
+    print("  " + browsercpu.describe(peer["cpu"]))
     print("  requests to other origins (aborted): " + (", ".join(peer["foreign"]) or "none"), flush=True)
 
 
