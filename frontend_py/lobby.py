@@ -13,28 +13,34 @@ from frontend_py import media
 from frontend_py.dom import h, js_object, mark, on, stored
 from frontend_py.entering import Progress, enter_with_feedback, status_line
 from frontend_py.i18n import error_key
+from frontend_py.pipeline import Pipeline
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from frontend_py.urls import here
+from frontend_py.webgl import WebGLUnavailable
 from signaling.protocol import ProtocolError, clean_name
 
 NAME_KEY = "clov.name"
 CAMERA_KEY = "clov.camera"
 MICROPHONE_KEY = "clov.microphone"
 
-Enter = Callable[[str, str, str, Any, Progress], Awaitable[None]]
+# (room, token, name, camera stream, the pipeline made for it or None, progress)
+Enter = Callable[[str, str, str, Any, Pipeline | None, Progress], Awaitable[None]]
 
 
 class Preview:
-    """The local camera preview with camera and microphone pickers; owns the stream."""
+    """The local camera preview with camera and microphone pickers; owns the stream, and the
+    booth's pipeline made for it while the person is here (`take_pipeline`)."""
 
     def __init__(self) -> None:
         self.stream: Any = None
         self.opened = asyncio.Event()  # the camera was asked for: `stream` is what it gave
+        self.pipeline: Pipeline | None = None
+        self.entering = False  # the pipeline was handed over: the booth owns the camera now
         self.video = h("video", {"id": "preview", "autoplay": True, "muted": True, "playsInline": True})
         self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
         self.cameras = h("select", {"id": "camera-select"})
         self.microphones = h("select", {"id": "mic-select"})
-        on(self.video, "playing", lambda _: mark("preview"))
+        on(self.video, "playing", self._playing)
         on(self.cameras, "change", self._devices_changed)
         on(self.microphones, "change", self._devices_changed)
         self.element = h(
@@ -60,7 +66,32 @@ class Preview:
         await self.opened.wait()
         return self.stream
 
+    def take_pipeline(self) -> Pipeline | None:
+        """The pipeline made for the camera on show, handed over once, to the booth entered
+        with it; None if there is none, or it failed meanwhile (the booth makes its own: a
+        hidden tab, for one, presents no frame to prepare with, and a GPU process that gave up
+        took the pipeline's context with it)."""
+        pipeline, self.pipeline = self.pipeline, None
+        self.entering = True
+        if pipeline is not None and (pipeline.preparing_failed or pipeline.gl.isContextLost()):
+            pipeline.discard()
+            return None
+        return pipeline
+
+    def _playing(self, _: Any) -> None:
+        mark("preview")
+        if self.stream is None or self.pipeline is not None or self.entering:
+            return
+        try:
+            self.pipeline = Pipeline(self.stream)
+        except WebGLUnavailable:  # said at Join, when the booth tries to make its own
+            return
+        self.pipeline.prepare()
+
     async def _open(self, camera_id: str, microphone_id: str) -> None:
+        if self.pipeline is not None:
+            self.pipeline.discard()
+            self.pipeline = None
         media.stop(self.stream)
         try:
             self.stream = await media.open_camera(camera_id, microphone_id)
@@ -92,7 +123,8 @@ class Preview:
 async def enter_with(preview: Preview, enter: Enter, room: str, token: str, name: str, progress: Progress) -> None:
     """Enter with the camera of the preview: pressed before the camera answered, wait for it."""
     progress("enter.camera")
-    await enter(room, token, name, await preview.camera(), progress)
+    stream = await preview.camera()
+    await enter(room, token, name, stream, preview.take_pipeline(), progress)
 
 
 def name_field() -> tuple[Any, Callable[[], str | None]]:

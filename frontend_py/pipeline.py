@@ -44,8 +44,11 @@ FRAME_SLACK_MS = 8.0  # a camera frame early by up to this much still counts as 
 class Pipeline:
     """Owns the camera's feed, the packed frames and the captured canvas they are sent from."""
 
-    def __init__(self, camera: Any, on_notice: Callable[[str], None], on_privacy: Callable[[Notice | None], None]) -> None:
-        self.on_privacy = on_privacy  # the person's own picture: getting ready, blurred, asked
+    def __init__(self, camera: Any) -> None:
+        # Told to the booth that takes the pipeline (which may be made before, `prepare`): a
+        # notice for the person, and their own picture's state (getting ready, blurred, asked).
+        self.on_notice: Callable[[str], None] = lambda key: None
+        self.on_privacy: Callable[[Notice | None], None] = lambda notice: None
         self.feed = CameraFeed(camera)
         # The GPU work happens in a context of its own canvas, never shown nor captured; the
         # packed frames are read back into a canvas in memory that is captured (packedvideo.py).
@@ -62,6 +65,7 @@ class Pipeline:
         self.art: dict[str, tuple[webgl.Texture, tuple[float, float, float, float]]] = {}
         self.frame_timings = FrameTimings()
         self.running = False
+        self._prepared: asyncio.Future[None] | None = None
         self.on_packed: Callable[[Any], None] = lambda pixels: None  # each packed frame's RGBA bytes
         # After another camera changed the packed frames' size (use_camera): their new width and
         # height, before the first such frame reaches on_packed.
@@ -73,7 +77,7 @@ class Pipeline:
         self.max_fps = 30.0  # what the peers are sent at most (bandwidth.video_encoding)
         self.on_faces_loading: Callable[[bool], None] = lambda loading: None
         self.models = ModelSessions(
-            self._frame_lock, self._use_provider, self._segmentation_failed, on_notice,
+            self._frame_lock, self._use_provider, self._segmentation_failed, lambda key: self.on_notice(key),
             lambda loading: self.on_faces_loading(loading),
         )
 
@@ -105,14 +109,34 @@ class Pipeline:
         self.privacy.answer(agreed)
         self._update_notice()
 
+    def prepare(self) -> asyncio.Future[None]:
+        """What `start` does first, begun now (once): the camera's first frame taken and packed.
+        Made while the person is still on the invitation screen, it leaves less to do after
+        Join: the camera's video started, each program compiled and run once (a software GPU
+        compiles a program at its first draw), 0.2-0.3 s of the guest's way into a call on a
+        small machine. Fails with sourcevideo.CameraStalled as `start` raises it."""
+        if self._prepared is None:
+            self._prepared = asyncio.ensure_future(self._prepare())
+            # Read here, so that a failure nobody awaits (the person never joins) is not logged.
+            self._prepared.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return self._prepared
+
+    @property
+    def preparing_failed(self) -> bool:
+        prepared = self._prepared
+        return prepared is not None and prepared.done() and (prepared.cancelled() or prepared.exception() is not None)
+
+    async def _prepare(self) -> None:
+        await self.feed.start()
+        self._fit_camera()
+        await self._send_first_frame()
+
     async def start(self) -> Any:
         """Start drawing packed frames at once; the models wait for `load_models`. Returns the
         stream to send: the packed video track plus the camera's own audio. Raises
         sourcevideo.CameraStalled when the camera gives no frame in camerafeed.CAMERA_START_S."""
-        await self.feed.start()
-        self._fit_camera()
+        await self.prepare()
         self.privacy.started_at = js.performance.now() / 1000
-        await self._send_first_frame()
         self._update_notice()
         stream = self.output.capture_stream()
         for track in self.camera.getAudioTracks():
@@ -195,6 +219,14 @@ class Pipeline:
         self.running = False
         self.feed.close()
         self.models.release()
+
+    def discard(self) -> None:
+        """Stop, and free the GPU context now: for a pipeline prepared for a camera the person
+        then changed (a page holds few contexts; the browser drops the oldest past that)."""
+        self.stop()
+        if self._prepared is not None:
+            self._prepared.cancel()
+        webgl.lose_context(self.gl)
 
     def set_overlay(self, name: str) -> None:
         self.overlay = BY_NAME.get(name)

@@ -28,7 +28,7 @@ import js
 from pyodide.ffi import JsException, create_proxy, to_js
 
 from frontend_py import clipformat, webgl, webm
-from frontend_py.dom import h, js_object, nullable, spawn
+from frontend_py.dom import h, js_object, spawn
 from frontend_py.layout import LayerState, Layout, StageState
 from frontend_py.stagerenderer import Person, StageRenderer
 
@@ -166,7 +166,7 @@ class _ClipFrames:
         for layer_id in list(self.feeds):
             self._forget(layer_id)
         self.track.stop()
-        _lose(self.gl)
+        webgl.lose_context(self.gl)
 
 
 class _ClipAudio:
@@ -317,7 +317,7 @@ class ClipRecorder:
             if frames is not None:
                 frames.close()
             else:
-                _lose(gl)
+                webgl.lose_context(gl)
             if audio is not None:
                 audio.close()
             raise RecordingUnavailable("clip.failed") from exc
@@ -440,9 +440,3 @@ async def _seekable(blob: Any, mime: str, measured_ms: float) -> tuple[Any, floa
         return blob, measured_ms
     return js.Blob.new(to_js([to_js(data)]), js_object({"type": mime})), webm.duration_ms(data) or measured_ms
 
-
-def _lose(gl: Any) -> None:
-    """Give the context's memory back now rather than when it is collected."""
-    extension = nullable(gl.getExtension("WEBGL_lose_context"))
-    if extension is not None:
-        extension.loseContext()

@@ -149,7 +149,8 @@ class StickerTray:
 class Room:
     """The room screen and everything alive while it is open."""
 
-    def __init__(self, room: str, token: str, name: str, stream: Any) -> None:
+    def __init__(self, room: str, token: str, name: str, stream: Any, pipeline: Pipeline | None = None) -> None:
+        """`pipeline`: one already made for `stream` (lobby.Preview), else the room makes it."""
         self.room, self.token, self.name, self.stream = room, token, name, stream
         self.tiles: dict[str, Tile] = {}
         self.roster = h("section", {"id": "roster", "class": "roster", "aria-label": t("roster.label")})
@@ -162,7 +163,7 @@ class Room:
         self.notice = h("p", {"id": "ai-notice", "class": "banner info", "role": "status", "hidden": True})
         self.privacy = PrivacyNotice(lambda agreed: self.pipeline.show_unmasked(agreed))
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
-        self.pipeline: Pipeline | None = None
+        self.pipeline = pipeline
         self.outgoing: Any = None
         self.mesh: Mesh | None = None
         self.diagnostics: DiagnosticsPanel | None = None
@@ -193,7 +194,9 @@ class Room:
 
     async def _open(self, progress: Progress) -> None:
         if self.stream is not None:
-            self.pipeline = Pipeline(self.stream, self._on_notice, self.privacy.update)
+            if self.pipeline is None:
+                self.pipeline = Pipeline(self.stream)
+            self.pipeline.on_notice, self.pipeline.on_privacy = self._on_notice, self.privacy.update
             self.pipeline.remove_background = stored(REMOVE_BACKGROUND_KEY) != "0"
             self.pipeline.set_overlay(stored(OVERLAY_KEY))
             try:
@@ -585,5 +588,5 @@ class Room:
         js.location.assign(here().root)
 
 
-async def enter_room(room: str, token: str, name: str, stream: Any, progress: Progress) -> None:
-    await Room(room, token, name, stream).open(progress)
+async def enter_room(room: str, token: str, name: str, stream: Any, pipeline: Pipeline | None, progress: Progress) -> None:
+    await Room(room, token, name, stream, pipeline).open(progress)

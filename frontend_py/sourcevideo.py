@@ -5,8 +5,9 @@ the pipeline moves over once it has a frame (Pipeline.use_camera).
 
 A frame is taken only once the browser has presented one (requestVideoFrameCallback):
 readyState says data arrived, not that a frame can be copied, and `new VideoFrame(video)`
-throws before that. Playback is started by play() in the Join click's wake, never left to
-autoplay, and playback.Watchdog restarts it whenever the browser pauses it.
+throws before that. Playback is started by play(), never left to autoplay (the booth's is
+started on the invitation screen, muted, as the preview is), and playback.Watchdog restarts it
+whenever the browser pauses it.
 """
 
 from __future__ import annotations

@@ -78,6 +78,13 @@ def context(canvas: Any, **attributes: Any) -> Any:
     return gl
 
 
+def lose_context(gl: Any) -> None:
+    """Give the context's memory back now rather than when it is collected."""
+    extension = nullable(gl.getExtension("WEBGL_lose_context"))
+    if extension is not None:
+        extension.loseContext()
+
+
 def software_renderer(gl: Any) -> bool:
     renderer = str(gl.getParameter(gl.RENDERER))
     if nullable(gl.getExtension("WEBGL_debug_renderer_info")) is not None:

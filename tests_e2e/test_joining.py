@@ -15,12 +15,22 @@ from tests_e2e.test_call import FRAMES_DECODED, own_id, poll, wait_connected
 OpenPage = Callable[..., Page]
 DIAGNOSTICS = "() => JSON.parse(clovDiagnostics())"
 
-# A browser whose WebGL2 fails while `clovTestNoWebGL` is set, as on a machine whose GPU
-# process gave up: the booth's start fails after Join.
+# A browser whose GPU process gives up at `clovTestGpuGone()`: every WebGL2 context made so far
+# is lost (the pipeline made on the invitation screen's among them), and none is given while
+# `clovTestNoWebGL` is set. The booth's start fails after Join.
 FAILING_WEBGL = """
 const getContext = HTMLCanvasElement.prototype.getContext;
+const contexts = [];
 HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-  return kind === 'webgl2' && globalThis.clovTestNoWebGL ? null : getContext.call(this, kind, ...rest);
+  if (kind !== 'webgl2') return getContext.call(this, kind, ...rest);
+  if (globalThis.clovTestNoWebGL) return null;
+  const gl = getContext.call(this, kind, ...rest);
+  if (gl) contexts.push(gl);
+  return gl;
+};
+globalThis.clovTestGpuGone = () => {
+  globalThis.clovTestNoWebGL = true;
+  for (const gl of contexts) gl.getExtension('WEBGL_lose_context')?.loseContext();
 };
 """
 
@@ -160,7 +170,8 @@ def test_a_failed_start_is_explained_and_can_be_retried(open_page: OpenPage) -> 
     bo.reload()
     bo.wait_for_selector("#join")
     bo.fill("#name", "보라")
-    bo.evaluate("() => { globalThis.clovTestNoWebGL = true; }")
+    bo.wait_for_function("() => performance.getEntriesByName('clov:preview').length > 0")
+    bo.evaluate("() => clovTestGpuGone()")
     bo.click("#join")
     status = bo.wait_for_selector("#enter-status.field-error", timeout=30_000)
     assert status.inner_text() == STRINGS["ko"]["enter.graphics"]
