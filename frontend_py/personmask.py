@@ -109,8 +109,9 @@ class PersonMask:
         """For another segmentation model's output size (the targets are made at the first call)."""
         if size == self.size and self.refined:
             return
-        for target in (*self.refined, *((self.matte,) if self.matte else ())):
-            target.delete()
+        if self.matte is not None:  # made with the refined pair, at the first call
+            for target in (*self.refined, self.matte):
+                target.delete()
         self.size = size
         self.refined = [webgl.Target(self.gl, *size), webgl.Target(self.gl, *size)]
         self.matte = webgl.Target(self.gl, *size)
