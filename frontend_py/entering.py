@@ -5,12 +5,24 @@ at "Joining…" for ever."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from frontend_py.dom import h
+from frontend_py.pipeline import Pipeline
+from frontend_py.stage import StageCanvas
 from frontend_py.ui import set_text
 
 Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """What the invitation screen made for the booth while the person was there (lobby.Preview);
+    None for what it has not made, or what Join finds unusable (the booth makes its own)."""
+
+    pipeline: Pipeline | None = None
+    stage_canvas: StageCanvas | None = None
 
 
 class EnterFailed(Exception):

@@ -10,10 +10,11 @@ import js
 from pyodide.ffi import JsException
 
 from frontend_py import media
-from frontend_py.dom import h, js_object, mark, on, stored
-from frontend_py.entering import Progress, enter_with_feedback, status_line
+from frontend_py.dom import h, js_object, mark, on, spawn, stored
+from frontend_py.entering import Prepared, Progress, enter_with_feedback, status_line
 from frontend_py.i18n import error_key
 from frontend_py.pipeline import Pipeline
+from frontend_py.stage import StageCanvas
 from frontend_py.ui import copy_button, set_text, show, show_error, t, text
 from frontend_py.urls import here
 from frontend_py.webgl import WebGLUnavailable
@@ -23,18 +24,20 @@ NAME_KEY = "clov.name"
 CAMERA_KEY = "clov.camera"
 MICROPHONE_KEY = "clov.microphone"
 
-# (room, token, name, camera stream, the pipeline made for it or None, progress)
-Enter = Callable[[str, str, str, Any, Pipeline | None, Progress], Awaitable[None]]
+# (room, token, name, camera stream, what was made for the booth meanwhile, progress)
+Enter = Callable[[str, str, str, Any, Prepared, Progress], Awaitable[None]]
 
 
 class Preview:
-    """The local camera preview with camera and microphone pickers; owns the stream, and the
-    booth's pipeline made for it while the person is here (`take_pipeline`)."""
+    """The local camera preview with camera and microphone pickers; owns the stream, and what
+    is made for the booth while the person is here (`take_prepared`): the pipeline for the
+    camera, then the stage's canvas."""
 
     def __init__(self) -> None:
         self.stream: Any = None
         self.opened = asyncio.Event()  # the camera was asked for: `stream` is what it gave
         self.pipeline: Pipeline | None = None
+        self.stage_canvas: StageCanvas | None = None
         self.entering = False  # the pipeline was handed over: the booth owns the camera now
         self.video = h("video", {"id": "preview", "autoplay": True, "muted": True, "playsInline": True})
         self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
@@ -66,17 +69,20 @@ class Preview:
         await self.opened.wait()
         return self.stream
 
-    def take_pipeline(self) -> Pipeline | None:
-        """The pipeline made for the camera on show, handed over once, to the booth entered
-        with it; None if there is none, or it failed meanwhile (the booth makes its own: a
-        hidden tab, for one, presents no frame to prepare with, and a GPU process that gave up
-        took the pipeline's context with it)."""
+    def take_prepared(self) -> Prepared:
+        """What was made for the booth, handed over once, to the booth entered with this
+        camera. A pipeline that failed meanwhile is left out (the booth makes its own: a hidden
+        tab, for one, presents no frame to prepare with), and so is anything whose GPU context
+        is gone (a GPU process that gave up took it)."""
         pipeline, self.pipeline = self.pipeline, None
+        stage_canvas, self.stage_canvas = self.stage_canvas, None
         self.entering = True
         if pipeline is not None and (pipeline.preparing_failed or pipeline.gl.isContextLost()):
             pipeline.discard()
-            return None
-        return pipeline
+            pipeline = None
+        if stage_canvas is not None and stage_canvas.gl.isContextLost():
+            stage_canvas = None
+        return Prepared(pipeline, stage_canvas)
 
     def _playing(self, _: Any) -> None:
         mark("preview")
@@ -86,7 +92,19 @@ class Preview:
             self.pipeline = Pipeline(self.stream)
         except WebGLUnavailable:  # said at Join, when the booth tries to make its own
             return
-        self.pipeline.prepare()
+        spawn(self._make_stage_canvas(self.pipeline.prepare()))
+
+    async def _make_stage_canvas(self, pipeline_prepared: asyncio.Future[None]) -> None:
+        """Once the pipeline is prepared (the preview and the camera come first), once."""
+        await asyncio.wait([pipeline_prepared])
+        if self.entering or self.stage_canvas is not None:
+            return
+        try:
+            stage_canvas = StageCanvas()
+            stage_canvas.warm_up()
+        except WebGLUnavailable:
+            return
+        self.stage_canvas = stage_canvas
 
     async def _open(self, camera_id: str, microphone_id: str) -> None:
         if self.pipeline is not None:
@@ -124,7 +142,7 @@ async def enter_with(preview: Preview, enter: Enter, room: str, token: str, name
     """Enter with the camera of the preview: pressed before the camera answered, wait for it."""
     progress("enter.camera")
     stream = await preview.camera()
-    await enter(room, token, name, stream, preview.take_pipeline(), progress)
+    await enter(room, token, name, stream, preview.take_prepared(), progress)
 
 
 def name_field() -> tuple[Any, Callable[[], str | None]]:

@@ -27,7 +27,7 @@ from frontend_py.devicechoice import DeviceChoice, switch_camera, switch_microph
 from frontend_py.diagnostics import DiagnosticsPanel, diagnostic_number, diagnostic_text, publish_hook
 from frontend_py.dom import h, mark, on, spawn, stored
 from frontend_py.effects import OVERLAY_KEY, REMOVE_BACKGROUND_KEY, effects_bar
-from frontend_py.entering import EnterFailed, Progress
+from frontend_py.entering import EnterFailed, Prepared, Progress
 from frontend_py.gallery import Gallery
 from frontend_py.i18n import error_key
 from frontend_py.icons import icon
@@ -149,8 +149,9 @@ class StickerTray:
 class Room:
     """The room screen and everything alive while it is open."""
 
-    def __init__(self, room: str, token: str, name: str, stream: Any, pipeline: Pipeline | None = None) -> None:
-        """`pipeline`: one already made for `stream` (lobby.Preview), else the room makes it."""
+    def __init__(self, room: str, token: str, name: str, stream: Any, prepared: Prepared) -> None:
+        """`prepared`: what was made before (lobby.Preview), a pipeline for `stream` and the
+        stage's canvas; the room makes what is missing."""
         self.room, self.token, self.name, self.stream = room, token, name, stream
         self.tiles: dict[str, Tile] = {}
         self.roster = h("section", {"id": "roster", "class": "roster", "aria-label": t("roster.label")})
@@ -163,7 +164,8 @@ class Room:
         self.notice = h("p", {"id": "ai-notice", "class": "banner info", "role": "status", "hidden": True})
         self.privacy = PrivacyNotice(lambda agreed: self.pipeline.show_unmasked(agreed))
         self.client = SignalingClient(room, token, name, self._on_message, self._on_state)
-        self.pipeline = pipeline
+        self.pipeline = prepared.pipeline
+        self.stage_canvas = prepared.stage_canvas
         self.outgoing: Any = None
         self.mesh: Mesh | None = None
         self.diagnostics: DiagnosticsPanel | None = None
@@ -243,7 +245,7 @@ class Room:
         await asyncio.sleep(GIVE_WAY_S)
         layout = Layout(own_id)
         sync_timing = diagnostic_number("sync-timing") == 1
-        self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing)
+        self.stage = Stage(own_id, layout, lambda ops: self.sync.send_ops(ops), sync_timing, self.stage_canvas)
         await asyncio.sleep(GIVE_WAY_S)
         self.backgrounds = BackgroundPanel(self.stage, lambda image, data: self.sync.share(image, data))
         self.backgrounds.element.append(
@@ -588,5 +590,5 @@ class Room:
         js.location.assign(here().root)
 
 
-async def enter_room(room: str, token: str, name: str, stream: Any, pipeline: Pipeline | None, progress: Progress) -> None:
-    await Room(room, token, name, stream, pipeline).open(progress)
+async def enter_room(room: str, token: str, name: str, stream: Any, prepared: Prepared, progress: Progress) -> None:
+    await Room(room, token, name, stream, prepared).open(progress)

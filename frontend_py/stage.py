@@ -17,7 +17,7 @@ from pyodide.ffi import create_proxy
 
 from frontend_py import transform, webgl
 from frontend_py.dom import h, on, spawn
-from frontend_py.layout import ASPECTS, LayerState, Layout
+from frontend_py.layout import ASPECTS, LayerState, Layout, StageState
 from frontend_py.placement import row_places
 from frontend_py.stageinput import StageInput
 from frontend_py.stagerenderer import DEFAULT_PERSON_ASPECT, Person, StageRenderer, resolution_scale
@@ -29,22 +29,51 @@ STICKER_SCALE = 0.25
 FRAME_INTERVAL_MS = 1000 / 30  # redraws are capped: the stage changes at most at camera rate
 
 
+class StageCanvas:
+    """The stage's <canvas>, its GPU context and its renderer. The invitation screen makes one
+    while the person is there and draws it once (`warm_up`), for the booth to take at Join."""
+
+    def __init__(self) -> None:
+        self.element = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
+        self.gl = webgl.context(self.element, alpha=False)
+        self.software = webgl.software_renderer(self.gl)
+        self.resolution = resolution_scale(self.gl)
+        self.renderer = StageRenderer(self.gl, lambda: None)
+
+    def size(self, aspect: str) -> tuple[int, int]:
+        """The canvas' width and height for a stage of that aspect."""
+        width, height = SIZES[aspect]
+        return round(width * self.resolution), round(height * self.resolution)
+
+    def warm_up(self) -> None:
+        """Draw the default stage once (StageRenderer.warm_up), at the size it will show at."""
+        width, height = self.size(StageState().aspect)
+        self.element.width, self.element.height = width, height
+        webgl.bind_canvas(self.gl, width, height)
+        self.renderer.warm_up(width, height, self.software)
+
+    @property
+    def usable(self) -> bool:
+        return not self.gl.isContextLost()
+
+
 class Stage:
     """The canvas, its selection overlay and its editing controls."""
 
     def __init__(
-        self, own_id: str, layout: Layout, send_ops: Callable[[list[dict[str, Any]]], None], sync_timing: bool = False
+        self, own_id: str, layout: Layout, send_ops: Callable[[list[dict[str, Any]]], None], sync_timing: bool = False,
+        canvas: StageCanvas | None = None,
     ) -> None:
+        """`canvas`: one made before the booth (lobby.Preview), else the stage makes its own."""
         self.own_id, self.layout, self.send_ops = own_id, layout, send_ops
         # With sync_timing each draw waits for the GPU (a 1-pixel read), so draw_times is the
         # real render time; bench/stage.py turns it on (?sync-timing=1), never the app itself.
         self.sync_timing = sync_timing
         self._probe = js.Uint8Array.new(4)
-        self.canvas = h("canvas", {"id": "stage", "class": "stage-canvas", "tabindex": "0", "aria-label": t("stage.label")})
-        self.gl = webgl.context(self.canvas, alpha=False)
-        self.software = webgl.software_renderer(self.gl)
-        self.resolution = resolution_scale(self.gl)
-        self.renderer = StageRenderer(self.gl, self._redraw)
+        self.stage_canvas = canvas or StageCanvas()
+        self.canvas, self.gl, self.renderer = self.stage_canvas.element, self.stage_canvas.gl, self.stage_canvas.renderer
+        self.software, self.resolution = self.stage_canvas.software, self.stage_canvas.resolution
+        self.renderer.on_ready = self._redraw
         self.people = self.renderer.people
         self.synced = False  # set once the booth's layout has reached us (stagesync.py)
         self.selected: str | None = None
@@ -149,7 +178,7 @@ class Stage:
     # ----------------------------------------------------------------- drawing
 
     def _size(self) -> None:
-        width, height = (round(side * self.resolution) for side in SIZES[self.layout.stage().aspect])
+        width, height = self.stage_canvas.size(self.layout.stage().aspect)
         if self.canvas.width != width or self.canvas.height != height:
             self.canvas.width, self.canvas.height = width, height
             self.selection.resize(width, height)

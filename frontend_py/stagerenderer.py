@@ -137,6 +137,21 @@ class StageRenderer:
         self.images: dict[str, Any] = {}  # custom backgrounds by id, decoded (ImageBitmap)
         self.backgrounds: dict[str, Picture] = {}  # painted, by name and size
 
+    def warm_up(self, width: int, height: int, software: bool) -> None:
+        """Draw the default stage at width x height with a person of each kind (our own frames,
+        a friend's video) into the bound framebuffer. A software GPU compiles a program for
+        what it is drawn with at its first draw, 15-60 ms of the page's thread each here
+        (SwiftShader); done before the booth, that is not spent while the links to friends
+        are made. The default background, painted at this size, is kept for the stage."""
+        own = Person(None, webgl.Texture(self.gl), own_size=(2, 4))
+        own.texture.upload_pixels(js.Uint8Array.new(2 * 4 * 4), 2, 4)
+        friend = Person(None, webgl.VideoTexture(self.gl, planar=software), own_size=(2, 4))
+        friend.texture.blank(2, 4)
+        layers = [LayerState("own", "person", z=1.0), LayerState("friend", "person", z=2.0)]
+        self.draw(StageState(), layers, width, height, {"own": own, "friend": friend})
+        own.texture.delete()
+        friend.texture.delete()
+
     def aspect(self, layer: LayerState, people: Mapping[str, Person | Picture] | None = None) -> float:
         """Width over height of what the layer shows."""
         if layer.kind == "sticker":

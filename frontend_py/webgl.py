@@ -273,6 +273,19 @@ class VideoTexture:
         self.matrix = yuv_to_rgb(nullable(space.matrix), nullable(space.fullRange))
         self.planar = True
 
+    def blank(self, width: int, height: int) -> None:
+        """A black frame of that size, as planes where frames may come as planes: something
+        to draw before any frame has come (StageRenderer.warm_up)."""
+        if not self.may_be_planar:
+            self.picture.upload_pixels(js.Uint8Array.new(width * height * 4), width, height)
+            self.planar = False
+            return
+        chroma = ((width + 1) // 2, (height + 1) // 2)
+        self.buffer = js.Uint8Array.new(width * height)
+        for texture, (plane_width, plane_height) in zip((self.picture, self.plane_u, self.plane_v), ((width, height), chroma, chroma)):
+            self._upload_plane(texture, js_object({"stride": plane_width, "offset": 0}), plane_width, plane_height)
+        self.planar = True
+
     def _upload_rgb(self, video: Any, width: int, height: int) -> None:
         self.picture.upload(video, width, height)
         self.planar = False
