@@ -38,7 +38,7 @@ class Preview:
         self.opened = asyncio.Event()  # the camera was asked for: `stream` is what it gave
         self.pipeline: Pipeline | None = None
         self.stage_canvas: StageCanvas | None = None
-        self.entering = False  # the pipeline was handed over: the booth owns the camera now
+        self.entering = False  # what was prepared was handed over: the booth owns the camera now
         self.video = h("video", {"id": "preview", "autoplay": True, "muted": True, "playsInline": True})
         self.notice = h("p", {"id": "media-notice", "class": "notice", "hidden": True})
         self.cameras = h("select", {"id": "camera-select"})

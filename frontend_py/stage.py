@@ -52,10 +52,6 @@ class StageCanvas:
         webgl.bind_canvas(self.gl, width, height)
         self.renderer.warm_up(width, height, self.software)
 
-    @property
-    def usable(self) -> bool:
-        return not self.gl.isContextLost()
-
 
 class Stage:
     """The canvas, its selection overlay and its editing controls."""
