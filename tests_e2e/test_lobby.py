@@ -12,6 +12,14 @@ from tests_e2e.test_call import create_booth, join, own_id, wait_connected
 
 OpenPage = Callable[..., Page]
 
+# The controls of the room's side panels that stick out of their panel (cut off at its edge).
+CUT_OFF = """() => [...document.querySelectorAll('.panel')].filter((panel) => panel.checkVisibility()).flatMap((panel) => {
+  const edge = panel.getBoundingClientRect();
+  return [...panel.querySelectorAll('button, input, select, .button')].filter((e) => e.checkVisibility())
+    .filter((e) => { const r = e.getBoundingClientRect(); return r.left < edge.left - 0.5 || r.right > edge.right + 0.5; })
+    .map((e) => e.id || e.className);
+})"""
+
 
 def test_korean_browser_gets_korean_and_the_choice_sticks(open_page: OpenPage) -> None:
     page = open_page("/", locale="ko-KR")
@@ -69,6 +77,7 @@ def test_leaving_and_coming_back(open_page: OpenPage) -> None:
     bo = join(open_page, link, "Bo")
     ana_id, bo_id = own_id(ana), own_id(bo)
     wait_connected(ana, bo_id)
+    assert ana.evaluate(CUT_OFF) == []
     bo.click("#leave")
     bo.wait_for_selector("html[data-screen='lobby']", state="attached")
     ana.wait_for_selector(f'.tile[data-peer="{bo_id}"]', state="detached")
