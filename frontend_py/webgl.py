@@ -274,8 +274,8 @@ class VideoTexture:
         self.planar = True
 
     def blank(self, width: int, height: int) -> None:
-        """A black frame of that size, as planes where frames may come as planes: something
-        to draw before any frame has come (StageRenderer.warm_up)."""
+        """A frame of zero bytes of that size, as planes where frames may come as planes:
+        something to draw before any frame has come (StageRenderer.warm_up)."""
         if not self.may_be_planar:
             self.picture.upload_pixels(js.Uint8Array.new(width * height * 4), width, height)
             self.planar = False
