@@ -280,19 +280,7 @@ class Stage:
         event.preventDefault()  # asks the browser to restore the context when it can
 
     def _context_restored(self, _: Any) -> None:
-        """A lost GPU context (a driver reset, too many contexts) comes back empty: everything
-        made in it is made again, people's textures included; the pictures reload themselves."""
-        images = self.renderer.images
-        self.renderer = StageRenderer(self.gl, self._redraw)
-        self.renderer.images.update(images)
-        for peer, person in list(self.people.items()):
-            self.renderer.people[peer] = person
-            if isinstance(person.texture, webgl.VideoTexture):
-                person.texture = webgl.VideoTexture(self.gl, planar=self.software)
-            else:
-                person.texture = webgl.Texture(self.gl)
-                person.texture.width, person.texture.height = person.own_size
-        self.people = self.renderer.people
+        self.renderer.restore()
         self.dirty = True
 
     def state_json(self) -> str:

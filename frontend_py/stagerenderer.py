@@ -123,19 +123,37 @@ class StageRenderer:
 
     def __init__(self, gl: Any, on_ready: Callable[[], None]) -> None:
         self.gl, self.on_ready = gl, on_ready
-        self.quad = webgl.unit_quad(gl)
-        # Pictures, people as RGB frames and people as planar ones (webgl.VideoTexture): a
-        # program each, as a software GPU would run every branch of one program for each pixel.
-        self.picture_program = webgl.Program(gl, LAYER_FRAGMENT, LAYER_VERTEX)
-        self.person_programs = {
-            planar: webgl.Program(gl, LAYER_FRAGMENT, LAYER_VERTEX, ("PACKED", "PLANAR") if planar else ("PACKED",))
-            for planar in (False, True)
-        }
+        self._make_programs()
         self.people: dict[str, Person] = {}
         self.stickers: dict[str, Picture] = {}
         self.loading: set[str] = set()
         self.images: dict[str, Any] = {}  # custom backgrounds by id, decoded (ImageBitmap)
         self.backgrounds: dict[str, Picture] = {}  # painted, by name and size
+
+    def _make_programs(self) -> None:
+        self.quad = webgl.unit_quad(self.gl)
+        # Pictures, people as RGB frames and people as planar ones (webgl.VideoTexture): a
+        # program each, as a software GPU would run every branch of one program for each pixel.
+        self.picture_program = webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX)
+        self.person_programs = {
+            planar: webgl.Program(self.gl, LAYER_FRAGMENT, LAYER_VERTEX, ("PACKED", "PLANAR") if planar else ("PACKED",))
+            for planar in (False, True)
+        }
+
+    def restore(self) -> None:
+        """Make everything again in a GPU context that was lost and has come back empty (a
+        driver reset, too many contexts): programs, people's textures, painted backgrounds;
+        stickers load again when drawn. The renderer stays the same object, so the photos and
+        clips that hold it draw on the restored context too."""
+        self._make_programs()
+        self.backgrounds.clear()
+        self.stickers.clear()
+        for person in self.people.values():
+            if isinstance(person.texture, webgl.VideoTexture):
+                person.texture = webgl.VideoTexture(self.gl, planar=person.texture.may_be_planar)
+            else:
+                person.texture = webgl.Texture(self.gl)
+                person.texture.width, person.texture.height = person.own_size
 
     def warm_up(self, width: int, height: int, software: bool) -> None:
         """Draw the default stage at width x height with a person of each kind (our own frames,

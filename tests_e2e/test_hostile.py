@@ -15,13 +15,16 @@ import json
 import struct
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 from playwright.sync_api import Page
 
 from frontend_py.layout import MAX_LAYERS
 from tests_e2e.conftest import diagnostics_url, wait_ready
 from tests_e2e.media import FakeMedia
-from tests_e2e.test_call import poll
+from tests_e2e.test_call import own_id, poll
+from tests_e2e.test_capture import downloaded
 from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer, shows_at, state
 
 OpenPage = Callable[..., Page]
@@ -111,7 +114,7 @@ def attack(victims: list[str], eve: str) -> list[object]:
     return messages
 
 
-def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: FakeMedia) -> None:
+def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: FakeMedia, tmp_path: Path) -> None:
     ana = open_page(diagnostics_url("/"))
     ana.evaluate(NO_REMOVAL)
     ana.fill("#name", "Ana")
@@ -164,12 +167,19 @@ def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: F
     ana.evaluate(LOSE_CONTEXT)
     assert poll(lambda: shows_at(ana, layer(ana, ids[1]), fake_media.reference.astype(float)) < 30, timeout=20)
 
-    # The honest pair still takes a photo together.
+    # The honest pair still takes a photo together. Ana's is drawn on her restored context by
+    # the renderer the stage had before the loss: it must be Bo's photo, people and all.
     ana.wait_for_function("() => !JSON.parse(clovCapture()).busy", timeout=30_000)
     ana.click("#shutter")
+    photos = []
     for page in (ana, bo):
         poll(lambda page=page: capture_done(page, f"{ids[0]}:1"), timeout=60)
         assert capture_done(page, f"{ids[0]}:1")
+        page.wait_for_selector(".gallery-item[data-kind='photo']", timeout=30_000)
+        _, photo = downloaded(page, ".gallery-item-download", tmp_path / own_id(page))
+        photos.append(np.asarray(photo.convert("RGB")).astype(float))
+    assert photos[1].std() > 30, "Bo's photo is one flat colour"
+    assert np.abs(photos[0] - photos[1]).mean() < 2, "Ana's photo after the restored context is not Bo's"
 
 
 def capture_done(page: Page, shot: str) -> bool:
