@@ -18,7 +18,7 @@ from pyodide.ffi import JsException
 
 from frontend_py.dom import js_object, nullable, on, spawn
 from frontend_py.negotiation import Pairing, is_polite
-from signaling.protocol import ProtocolError
+from signaling.protocol import ProtocolError, parse_json
 
 DATA_CHANNEL_ID = 0
 # Bigger messages are dropped unread: ours stay far below (datachannel.py), and Chromium
@@ -319,8 +319,8 @@ class PeerLink:
         if len(event.data) > MAX_MESSAGE_BYTES:
             return
         try:
-            message = json.loads(event.data)
-        except (ValueError, RecursionError):
+            message = parse_json(event.data)
+        except ProtocolError:
             return
         if isinstance(message, dict):
             self.on_data(message)

@@ -46,6 +46,10 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u200b\u2060\ufeff\u00ad\u034f")
 _JOINERS = frozenset("\u200c\u200d")
 MAX_COMBINING_RUN = 2  # marks stacked on one letter: enough for any script, not for a tower
+# Our messages nest a handful of levels. json's C scanner recurses once per level, and under
+# Pyodide a few thousand levels overflow the JavaScript stack before Python sees a
+# RecursionError: a fatal error that ends the page's Python. So depth is checked first.
+MAX_DEPTH = 32
 
 
 class ProtocolError(Exception):
@@ -216,6 +220,8 @@ def relayed_signal(raw: str | bytes, sender: str) -> tuple[str, str] | None:
         return None
     if len(raw) > _SURELY_SMALL_CHARS and len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
         return None
+    if not _nests_within(raw, MAX_DEPTH):
+        return None
     try:
         data, end = _DECODER.raw_decode(raw, start)
     except (ValueError, RecursionError):
@@ -288,24 +294,49 @@ def parse_server_message(raw: str | bytes) -> ServerMessage:
     raise ProtocolError(BAD_MESSAGE, f"unknown message type {_describe(kind)}")
 
 
+def parse_json(text: str) -> Any:
+    """Untrusted JSON text as Python values, or `ProtocolError`: for text that is not JSON,
+    NaN and Infinity (which JSON has not), a number out of a float's range, and nesting
+    deeper than `MAX_DEPTH`. What every message off a socket or a data channel goes through."""
+    if not _nests_within(text, MAX_DEPTH):
+        raise ProtocolError(BAD_MESSAGE, f"message is not JSON, or nests deeper than {MAX_DEPTH} levels")
+    try:
+        return _DECODER.decode(text)
+    except _OutOfRange as exc:
+        raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
+
+
+def _nests_within(text: str, depth: int) -> bool:
+    """Whether the brackets outside strings pair up within `depth` levels: one C-speed pass
+    per level, and none for the usual message with few brackets."""
+    if text.count("[") + text.count("{") <= depth:
+        return True
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    for _ in range(depth):
+        brackets, paired = _EMPTY_PAIR.subn("", brackets)
+        if not paired:
+            break
+    return not brackets
+
+
 def _load(raw: str | bytes) -> dict[str, Any]:
     if len(raw) > _SURELY_SMALL_CHARS:
         size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
         if size > MAX_MESSAGE_BYTES:
             raise ProtocolError(BAD_MESSAGE, f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        # json.loads's reading of bytes (UTF-8, -16 or -32), with the decoder made once.
+        # json.loads's reading of bytes (UTF-8, -16 or -32).
         text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
-        obj = _DECODER.decode(text)
-    except _OutOfRange as exc:
-        raise ProtocolError(BAD_MESSAGE, "message holds a number out of range") from exc
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+    except UnicodeDecodeError as exc:
         raise ProtocolError(BAD_MESSAGE, "message is not valid JSON") from exc
+    obj = parse_json(text)
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_MESSAGE, "message must be a JSON object")
     # Text off a socket is valid UTF-8, so only a \uD800-\uDFFF escape can make a lone
     # surrogate; the search spares the relay's hot path a second encoding of every message.
-    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
+    if _SURROGATE_ESCAPE.search(text):
         _check_sendable(obj)
     return obj
 
@@ -342,6 +373,9 @@ _DATA_KEY = '","data":'
 # No text this long in characters is longer than MAX_MESSAGE_BYTES in UTF-8 (4 bytes at most
 # per character), so only a longer one needs encoding to be measured.
 _SURELY_SMALL_CHARS = MAX_MESSAGE_BYTES // 4
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 
 
 def _data(obj: dict[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,38 @@ def test_what_parses_can_be_sent_on(raw: str) -> None:
     assert info.value.code == protocol.BAD_MESSAGE
 
 
+def _nested(depth: int, inner: str = "1") -> str:
+    return "".join("[" if level % 2 else '{"k":' for level in range(depth)) + inner + "".join(
+        "]" if level % 2 else "}" for level in reversed(range(depth)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_nested(protocol.MAX_DEPTH + 1), "[" * 50_000 + "]" * 50_000, "[" * 50_000, '{"a":' * 20_000, "[" * 40 + "}" * 40],
+    ids=["one-too-deep", "deep", "unclosed", "unclosed-objects", "mismatched"],
+)
+def test_deep_or_unbalanced_nesting_is_refused_before_parsing(text: str) -> None:
+    # Under Pyodide, json's recursion overflows the JavaScript stack some thousands deep: a
+    # fatal error for the page's Python, never a RecursionError to catch.
+    with pytest.raises(ProtocolError) as info:
+        protocol.parse_json(text)
+    assert info.value.code == protocol.BAD_MESSAGE
+    signal = '{"type":"signal","to":"p","data":{"x":' + text + "}}"
+    assert protocol.relayed_signal(signal, "s") is None
+    with pytest.raises(ProtocolError):
+        parse_client_message(signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_nested(protocol.MAX_DEPTH), '["' + "[" * 1000 + '"]', json.dumps({"a": "\\", "b": "{[" * 500 + '\\"]'}),
+     "[" + ",".join(["{}", "[]"] * 5000) + "]"],
+    ids=["deepest", "brackets-in-a-string", "escapes", "wide"],
+)
+def test_nesting_within_the_bound_parses_as_json_does(text: str) -> None:
+    assert protocol.parse_json(text) == json.loads(text)
+
+
 def test_surrogate_pairs_are_characters() -> None:
     signal = parse_client_message('{"type":"signal","to":"p","data":{"e":"\\ud83d\\ude00","n":1e300}}')
     assert isinstance(signal, Signal) and signal.data == {"e": "😀", "n": 1e300}
@@ -246,3 +278,10 @@ def test_fuzz_the_relays_short_way_never_accepts_what_parsing_refuses(obj: dict)
 )
 def test_the_relays_short_way_leaves_anything_else_to_parsing(raw: str) -> None:
     assert protocol.relayed_signal(raw, "s") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(sendable_values)
+def test_fuzz_json_values_parse_as_json_does(value: object) -> None:
+    text = json.dumps(value)
+    assert protocol.parse_json(text) == json.loads(text)

@@ -21,7 +21,7 @@ import numpy as np
 from playwright.sync_api import Page
 
 from frontend_py.layout import MAX_LAYERS
-from tests_e2e.conftest import diagnostics_url, wait_ready
+from tests_e2e.conftest import diagnostics_url, page_log, wait_ready
 from tests_e2e.media import FakeMedia
 from tests_e2e.test_call import own_id, poll
 from tests_e2e.test_capture import downloaded
@@ -88,6 +88,7 @@ def attack(victims: list[str], eve: str) -> list[object]:
     bomb = bomb_png()
     bomb_id = "img:" + hashlib.sha256(bomb).hexdigest()
     messages: list[object] = [
+        # 50,000 levels fit a data channel's 256 KiB: deep enough to overflow Pyodide's stack.
         "not json", "{", "[]", "null", "1e400", '"\\ud800"', "[" * 50_000 + "]" * 50_000,
         json.dumps({"type": "layout", "ops": [{"layer": ana, "prop": "x", "value": 0.05, "clock": now_clock, "peer": eve}]}),
         json.dumps({"type": "layout", "ops": [{"layer": ana, "prop": "x", "value": 0.05, "clock": 10**15, "peer": ana}]}),
@@ -180,6 +181,11 @@ def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: F
         photos.append(np.asarray(photo.convert("RGB")).astype(float))
     assert photos[1].std() > 30, "Bo's photo is one flat colour"
     assert np.abs(photos[0] - photos[1]).mean() < 2, "Ana's photo after the restored context is not Bo's"
+
+    # Nothing Eve sent was a fatal error for Ana's or Bo's Python: one unwinds the interpreter
+    # mid-call and closes Pyodide's API, even where the booth seems to go on.
+    for page in (ana, bo):
+        assert not [line for line in page_log(page).console_errors if "fatal error" in line], page_log(page).report(page)
 
 
 def capture_done(page: Page, shot: str) -> bool:
