@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import js
 
+from frontend_py import webgl
 from frontend_py.dom import nullable
 
 
@@ -15,6 +16,9 @@ def missing() -> list[str]:
     devices = getattr(js.navigator, "mediaDevices", None)
     if devices is None or not hasattr(devices, "getUserMedia"):
         problems.append("unsupported.media")
-    if nullable(js.document.createElement("canvas").getContext("webgl2")) is None:
+    probe = nullable(js.document.createElement("canvas").getContext("webgl2"))
+    if probe is None:
         problems.append("unsupported.webgl2")
+    else:  # a page holds few contexts, and this one would count until it is collected
+        webgl.lose_context(probe)
     return problems

@@ -22,7 +22,7 @@ import js
 
 from frontend_py import webgl
 from frontend_py.camerafeed import CameraFeed
-from frontend_py.dom import h, spawn
+from frontend_py.dom import h, on, spawn
 from frontend_py.facemodels import FaceModels
 from frontend_py.facetracking import Face
 from frontend_py.frametimings import STAGES, FrameTimings
@@ -52,7 +52,10 @@ class Pipeline:
         self.feed = CameraFeed(camera)
         # The GPU work happens in a context of its own canvas, never shown nor captured; the
         # packed frames are read back into a canvas in memory that is captured (packedvideo.py).
-        self.gl = webgl.context(h("canvas"), alpha=False)
+        canvas = h("canvas")
+        self.gl = webgl.context(canvas, alpha=False)
+        on(canvas, "webglcontextlost", lambda event: event.preventDefault())  # asks for it back
+        on(canvas, "webglcontextrestored", lambda _: spawn(self._context_restored()))
         self.quad = webgl.unit_quad(self.gl)
         self.software_gpu = webgl.software_renderer(self.gl)
         self.frame_texture = webgl.VideoTexture(self.gl, planar=self.software_gpu)
@@ -227,6 +230,26 @@ class Pipeline:
         if self._prepared is not None:
             self._prepared.cancel()
         webgl.lose_context(self.gl)
+
+    async def _context_restored(self) -> None:
+        """A lost GPU context (a driver reset, too many contexts) comes back empty: what frames
+        are made with is made again in it, at the camera's size, between two frames. The sent
+        track stays the same; until the next mask, frames show nobody (the matte is empty)."""
+        async with self._frame_lock:
+            self.quad = webgl.unit_quad(self.gl)
+            frame = self.frame_texture = self.inputs.frame = webgl.VideoTexture(self.gl, planar=self.software_gpu)
+            self.packer = self.output.packer = Packer(self.gl, frame)
+            lost = self.mask
+            self.mask = PersonMask(self.gl, lost.size)
+            self.mask.use_phases(lost.phases)
+            if self.inputs.atlas is not None:
+                self.inputs.use_atlas(self.gl, lost.size)
+            if self.width:
+                self.mask.resize(lost.size)
+                self.output.resize(self.width, self.height)
+            self.art.clear()
+            if self.overlay is not None:
+                spawn(self._load_art(self.overlay))
 
     def set_overlay(self, name: str) -> None:
         self.overlay = BY_NAME.get(name)

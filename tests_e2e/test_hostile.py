@@ -23,7 +23,7 @@ from playwright.sync_api import Page
 from frontend_py.layout import MAX_LAYERS
 from tests_e2e.conftest import diagnostics_url, page_log, wait_ready
 from tests_e2e.media import FakeMedia
-from tests_e2e.test_call import own_id, poll
+from tests_e2e.test_call import own_id, poll, received_packed
 from tests_e2e.test_capture import downloaded
 from tests_e2e.test_stage import NO_REMOVAL, all_on_stage, layer, shows_at, state
 
@@ -55,10 +55,21 @@ SEND = """messages => {
 }"""
 
 HEAP = "Performance.getMetrics"
-LOSE_CONTEXT = """() => new Promise(resolve => {
-  const lose = document.querySelector('#stage').getContext('webgl2').getExtension('WEBGL_lose_context');
-  lose.loseContext();
-  setTimeout(() => { lose.restoreContext(); setTimeout(resolve, 500); }, 500);
+# Every WebGL2 context the page makes, kept for GPU_RESET (installed before the app starts).
+KEEP_CONTEXTS = """(() => {
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  const contexts = window.clovTestContexts = [];
+  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+    const gl = getContext.call(this, kind, ...rest);
+    if (kind === 'webgl2' && gl && !contexts.includes(gl)) contexts.push(gl);
+    return gl;
+  };
+})()"""
+# What a GPU process reset does to a page: every context it holds is lost, then given back empty.
+GPU_RESET = """() => new Promise(resolve => {
+  const contexts = window.clovTestContexts.filter(gl => !gl.isContextLost()).map(gl => gl.getExtension('WEBGL_lose_context'));
+  for (const context of contexts) context.loseContext();
+  setTimeout(() => { for (const context of contexts) context.restoreContext(); setTimeout(resolve, 500); }, 500);
 })"""
 
 
@@ -117,6 +128,9 @@ def attack(victims: list[str], eve: str) -> list[object]:
 
 def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: FakeMedia, tmp_path: Path) -> None:
     ana = open_page(diagnostics_url("/"))
+    ana.add_init_script(KEEP_CONTEXTS)
+    ana.reload()
+    wait_ready(ana)
     ana.evaluate(NO_REMOVAL)
     ana.fill("#name", "Ana")
     ana.click("#create")
@@ -164,12 +178,20 @@ def test_a_hostile_peer_cannot_stop_the_booth(open_page: OpenPage, fake_media: F
     after = [heap_mb(ana), heap_mb(bo)]
     assert all(grown < start_mb + 60 for start_mb, grown in zip(before, after)), (before, after)
 
-    # A lost GPU context (a driver reset) is restored, not a dead stage: Bo is drawn again.
-    ana.evaluate(LOSE_CONTEXT)
+    # A GPU reset on Ana's device loses every context of her page. They come back, not a dead
+    # booth: her stage draws Bo again, and her camera still goes through her pipeline, live
+    # (her last frame, frozen, would not follow her switch): Bo receives her cut out when she
+    # turns removal on, and whole again when she turns it off.
+    assert received_packed(bo, ids[0])[1].mean() > 250
+    ana.evaluate(GPU_RESET)
     assert poll(lambda: shows_at(ana, layer(ana, ids[1]), fake_media.reference.astype(float)) < 30, timeout=20)
+    ana.check("#background-removal")
+    assert poll(lambda: received_packed(bo, ids[0])[1].mean() < 200, timeout=60), "Ana's picture froze at the reset"
+    ana.uncheck("#background-removal")
+    assert poll(lambda: received_packed(bo, ids[0])[1].mean() > 250, timeout=30)
 
-    # The honest pair still takes a photo together. Ana's is drawn on her restored context by
-    # the renderer the stage had before the loss: it must be Bo's photo, people and all.
+    # The honest pair still takes a photo together. Ana's is drawn on her restored contexts
+    # (the stage's renderer, her own still): it must be Bo's photo, people and all.
     ana.wait_for_function("() => !JSON.parse(clovCapture()).busy", timeout=30_000)
     ana.click("#shutter")
     photos = []
