@@ -69,7 +69,7 @@ class Mesh:
             # A rejoin's fresh TURN credentials, for the links kept across it (iceconfig.py).
             iceconfig.renew(self.links.values(), self.configuration)
             for peer in message.peers:
-                self._add(peer.id, peer.name)
+                self._add(peer.id, peer.name, offers_first=False)
         elif isinstance(message, IceServers):
             self.configuration = iceconfig.with_servers(self.configuration, message)
             iceconfig.renew(self.links.values(), self.configuration)
@@ -125,7 +125,8 @@ class Mesh:
         for participant_id in list(self.participants):
             self._remove(participant_id)
 
-    def _add(self, participant_id: str, name: str) -> None:
+    def _add(self, participant_id: str, name: str, offers_first: bool = True) -> None:
+        """`offers_first`: false for those in the booth before us, who offer to a newcomer."""
         participant = self.participants.get(participant_id)
         if participant is not None:
             if name != "…":
@@ -138,10 +139,10 @@ class Mesh:
                 return
         else:
             participant = self.participants[participant_id] = Participant(participant_id, name)
-        self.links[participant_id] = self._link(participant)
+        self.links[participant_id] = self._link(participant, offers_first)
         self.on_change(participant_id, participant)
 
-    def _link(self, participant: Participant) -> PeerLink:
+    def _link(self, participant: Participant, offers_first: bool) -> PeerLink:
         def on_track(stream: Any) -> None:
             participant.stream = stream
             self.on_change(participant.id, participant)
@@ -165,7 +166,7 @@ class Mesh:
             self.on_change(participant.id, participant)
 
         return PeerLink(
-            self.own_id, participant.id, self.configuration, self.local_stream,
+            self.own_id, participant.id, offers_first, self.configuration, self.local_stream,
             self.send_signal, on_track, on_data, on_state, self.broken_connections, self.signal_delay_s,
         )
 

@@ -24,8 +24,8 @@ DATA_CHANNEL_ID = 0
 # Bigger messages are dropped unread: ours stay far below (datachannel.py), and Chromium
 # refuses to send more than its 256 KiB SCTP limit anyway; another browser might not.
 MAX_MESSAGE_BYTES = 256 * 1024
-# A connection not up by then has lost a signal (a socket drop, a server restart): the
-# impolite side offers again. Loopback connects in well under a second.
+# A connection not up by then has lost a signal (a socket drop, a server restart): the side
+# that offers first offers again. Loopback connects in well under a second.
 RENEGOTIATE_AFTER_S = 8.0
 # Still not up (connected, with its data channel open) this many rounds later (offers sent
 # again, ICE restarted): the pair replaces its connection by a fresh one (negotiation.Pairing).
@@ -80,7 +80,8 @@ class _Adapter:
 
 class PeerLink:
     """The connection to `peer_id`, made with `configuration` (an RTCConfiguration,
-    iceconfig.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
+    iceconfig.py); `offers_first` unless this side has just joined and `peer_id` was in the
+    booth already (negotiation.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
     on_state(str). A connection that breaks is replaced by a fresh one on both sides
     (negotiation.Pairing): the callbacks then see a new stream and a data channel that opens
     again. Two diagnostics switches let a test bend it: the first `broken_connections`
@@ -91,6 +92,7 @@ class PeerLink:
         self,
         own_id: str,
         peer_id: str,
+        offers_first: bool,
         configuration: dict[str, Any],
         local_stream: Any,
         send_signal: Callable[[str, dict[str, Any]], bool],
@@ -111,7 +113,7 @@ class PeerLink:
         self.pc: Any = None
         self.channel: Any = None
         self.remote_stream: Any = None
-        self.pairing = Pairing(is_polite(own_id, peer_id), self._connect, lambda data: send_signal(peer_id, data))
+        self.pairing = Pairing(is_polite(own_id, peer_id), offers_first, self._connect, lambda data: send_signal(peer_id, data))
         # Signals are applied strictly in arrival order: a candidate must not overtake its offer.
         self._worker = spawn(self._apply_signals())
         self._parameters_lock = asyncio.Lock()
@@ -268,9 +270,9 @@ class PeerLink:
                 await self.pairing.restart(self.pairing.generation)
                 waited, watched = 0, self.pc
                 continue
-            # The impolite side acts first; the polite one too if nothing came of it, so a
-            # pair never waits on each other for ever.
-            if self.pairing.polite and waited < 2:
+            # The side that offers first acts first; the other too if nothing came of it, so
+            # a pair never waits on each other for ever.
+            if not self.pairing.offers_first and waited < 2:
                 continue
             if self.pc.signalingState == "have-local-offer":
                 local = self.pc.localDescription

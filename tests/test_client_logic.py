@@ -20,10 +20,11 @@ from tests.modelpeerconnection import ModelPeerConnection
 pytestmark = pytest.mark.anyio
 
 
-def pair(grace: float = 0.0) -> tuple[Negotiator, Negotiator, list[tuple[str, dict]]]:  # type: ignore[type-arg]
+def pair(grace: float = 0.0, first: str = "b") -> tuple[Negotiator, Negotiator, list[tuple[str, dict]]]:  # type: ignore[type-arg]
+    """`a` is the polite side; `first` offers first (the one already in the booth)."""
     wire: list[tuple[str, dict]] = []  # type: ignore[type-arg]
-    a = Negotiator(is_polite("a", "b"), ModelPeerConnection("a"), lambda d: wire.append(("b", d)), grace)
-    b = Negotiator(is_polite("b", "a"), ModelPeerConnection("b"), lambda d: wire.append(("a", d)), grace)
+    a = Negotiator(is_polite("a", "b"), first == "a", ModelPeerConnection("a"), lambda d: wire.append(("b", d)), grace)
+    b = Negotiator(is_polite("b", "a"), first == "b", ModelPeerConnection("b"), lambda d: wire.append(("a", d)), grace)
     return a, b, wire
 
 
@@ -66,23 +67,26 @@ async def test_glare_converges_in_any_delivery_order(seed: int, with_candidates:
     assert impolite.pc.local["type"] == "offer"
 
 
-async def test_polite_side_waits_for_the_first_offer_instead_of_colliding() -> None:
-    a, b, wire = pair(grace=0.2)
-    polite, impolite = (a, b) if a.polite else (b, a)
-    waiting = asyncio.ensure_future(polite.negotiation_needed())
-    await asyncio.sleep(0)  # the polite side hears "negotiation needed" first and waits
-    await impolite.negotiation_needed()
+@pytest.mark.parametrize("first", ["a", "b"])
+async def test_the_other_side_waits_for_the_first_offer_instead_of_colliding(first: str) -> None:
+    # Whichever side is polite: the one in the booth offers to the newcomer, who waits.
+    a, b, wire = pair(grace=0.2, first=first)
+    offering, waiting_side = (a, b) if first == "a" else (b, a)
+    waiting = asyncio.ensure_future(waiting_side.negotiation_needed())
+    await asyncio.sleep(0)  # the waiting side hears "negotiation needed" first and waits
+    await offering.negotiation_needed()
     await deliver(a, b, wire, random.Random(1))
     await waiting
-    assert wire == []  # the polite side never offered
-    assert polite.pc.local["type"] == "answer" and impolite.pc.local["type"] == "offer"
+    assert wire == []  # the waiting side never offered
+    assert waiting_side.pc.local["type"] == "answer" and offering.pc.local["type"] == "offer"
     assert a.pc.signaling_state == b.pc.signaling_state == "stable"
 
 
-async def test_polite_side_offers_when_no_offer_comes() -> None:
-    a, b, wire = pair(grace=0.05)
-    polite = a if a.polite else b
-    await polite.negotiation_needed()
+@pytest.mark.parametrize("first", ["a", "b"])
+async def test_the_waiting_side_offers_when_no_offer_comes(first: str) -> None:
+    a, b, wire = pair(grace=0.05, first=first)
+    waiting_side = b if first == "a" else a
+    await waiting_side.negotiation_needed()
     assert wire and wire[0][1]["description"]["type"] == "offer"
 
 

@@ -84,13 +84,16 @@ class Side:
     """One participant's end of the pair: its Pairing, every connection it made, and the
     browser's `negotiationneeded` event that each fresh connection fires soon after."""
 
-    def __init__(self, name: str, other: str, wire: list, broken: set[int], browser: Browser | None = None, **options: float) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self, name: str, other: str, wire: list, broken: set[int], browser: Browser | None = None, offers_first: bool = False,  # type: ignore[type-arg]
+        **options: float,
+    ) -> None:
         self.name = name
         self.broken = broken
         self.browser = browser
         self.connections: list[ModelConnection] = []
         self.pending_negotiation: list[ModelConnection] = []
-        self.pairing = Pairing(is_polite(name, other), self.connect, lambda data: wire.append((other, data)), **options)
+        self.pairing = Pairing(is_polite(name, other), offers_first, self.connect, lambda data: wire.append((other, data)), **options)
 
     def connect(self, generation: int) -> ModelConnection:
         connection = ModelConnection(self.name, generation, generation in self.broken, self.browser)
@@ -115,13 +118,15 @@ class Side:
 
 
 def pair(
-    broken_a: set[int] = frozenset(), broken_b: set[int] = frozenset(), browser: Browser | None = None, **options: float
+    broken_a: set[int] = frozenset(), broken_b: set[int] = frozenset(), browser: Browser | None = None, first: str = "b",
+    **options: float,
 ) -> tuple[Side, Side, list]:  # type: ignore[type-arg]
+    """`a` is the polite side; `first` offers first (the one already in the booth)."""
     wire: list = []  # type: ignore[type-arg]
     options = {"first_offer_grace": 0.0, "restart_backoff": 0.0, **options}
     return (
-        Side("a", "b", wire, set(broken_a), browser, **options),
-        Side("b", "a", wire, set(broken_b), browser, **options),
+        Side("a", "b", wire, set(broken_a), browser, first == "a", **options),
+        Side("b", "a", wire, set(broken_b), browser, first == "b", **options),
         wire,
     )
 
@@ -351,12 +356,14 @@ async def test_a_malformed_generation_is_refused_before_anything_is_applied(gene
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.integers(0, 2**32), st.sampled_from(["", "first-offer", "negotiation"]))
-async def test_a_pair_connects_whatever_the_browser_finishes_first_and_whenever_the_watchdog_restarts(seed: int, lose: str) -> None:
+@given(st.integers(0, 2**32), st.sampled_from(["", "first-offer", "negotiation"]), st.sampled_from(["a", "b"]))
+async def test_a_pair_connects_whatever_the_browser_finishes_first_and_whenever_the_watchdog_restarts(
+    seed: int, lose: str, first: str,
+) -> None:
     # Chromium never settles an operation of a connection closed while it ran: a restart that
     # closed the connection a signal was being applied to stalled every later signal of the
     # pair, and the friend stayed "new" for good (the six-friends test, under load).
-    a, b, wire = pair(browser=Browser())
+    a, b, wire = pair(browser=Browser(), first=first)
     await run_concurrently(a, b, wire, random.Random(seed), lose)
     assert_connected(a, b)
 
@@ -478,17 +485,17 @@ async def reach_generation(a: Side, b: Side, wire: list, generation: int, pick: 
 @settings(max_examples=200, deadline=None)
 @given(
     st.integers(0, 2**32), st.integers(0, 40), st.sampled_from(["a", "b"]), st.booleans(),
-    st.sampled_from(["", "first-offer", "negotiation"]),
+    st.sampled_from(["", "first-offer", "negotiation"]), st.sampled_from(["a", "b"]),
 )
 async def test_a_side_that_starts_over_is_met_whatever_number_the_other_kept(
-    seed: int, generation: int, fresh: str, last_words: bool, lose: str
+    seed: int, generation: int, fresh: str, last_words: bool, lose: str, first: str,
 ) -> None:
     # One side reloads its page and joins again under its peer id before the server noticed
     # its old socket was gone: the other side sees no departure and keeps its connection, at
     # whatever number a long booth took it to. Beyond MAX_GENERATION_LEAD the pair refused
-    # each other's signals for good.
+    # each other's signals for good. The new page is the newcomer: it waits for an offer.
     pick = random.Random(seed)
-    a, b, wire = pair()
+    a, b, wire = pair(first=first)
     await reach_generation(a, b, wire, generation, pick)
     browser = Browser()
     a.browser = b.browser = browser

@@ -246,7 +246,7 @@ def test_friends_whose_first_connection_breaks_still_see_each_other(open_page: O
 
 def test_a_friend_with_a_camera_and_one_without_connect_when_their_offers_cross(open_page: OpenPage, fake_media: FakeMedia) -> None:
     # Both pages apply signals 3 s late, as pages too busy to read their socket do (six people
-    # on 2 cores): the polite side's wait for the first offer runs out, both offer, and the
+    # on 2 cores): the newcomer's wait for the first offer runs out, both offer, and the
     # polite one rolls its offer back. Chromium broke such a connection for good when only one
     # side had a camera ("Failed to start SCTP transport": a friend who never appeared, or a
     # data channel that never opened), whichever of the two was polite.
