@@ -81,8 +81,8 @@ class _Adapter:
 class PeerLink:
     """The connection to `peer_id`, made with `configuration` (an RTCConfiguration,
     iceconfig.py); `offers_first` unless this side has just joined and `peer_id` was in the
-    booth already (negotiation.py). Callbacks: on_track(stream), on_data(dict, or bytes for a binary message),
-    on_state(str). A connection that breaks is replaced by a fresh one on both sides
+    booth already (negotiation.py). Callbacks: on_track(stream), on_data(dict, or bytes for a
+    binary message), on_state(str). A connection that breaks is replaced by a fresh one on both sides
     (negotiation.Pairing): the callbacks then see a new stream and a data channel that opens
     again. Two diagnostics switches let a test bend it: the first `broken_connections`
     connections refuse every description, and every signal waits `signal_delay_s` before it
